@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The one test command (README.md, .ci/run).
+#
+# 1. installs the pinned emulators and checkers into .tools/ (git-ignored);
+# 2. starts moto server and redis-server on free 127.0.0.1 ports;
+# 3. runs cargo fmt --check, clippy -D warnings and the whole test suite with
+#    the emulators' endpoints exported (AWS_ENDPOINT_URL, REDIS_URL, ...);
+# 4. stops every process it started, by PID, also on failure or Ctrl-C.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TOOLS="$ROOT/.tools"
+VENV="$TOOLS/venv"
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-test.XXXXXX")"
+PIDS=()
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+cleanup() {
+    local status=$?
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    done
+    if [ $status -ne 0 ] && [ -d "$RUN_DIR" ]; then
+        for f in "$RUN_DIR"/*.log; do
+            [ -s "$f" ] && { echo "--- last lines of $(basename "$f") ---" >&2; tail -n 20 "$f" >&2; }
+        done
+    fi
+    rm -rf "$RUN_DIR"
+    exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for() { # wait_for NAME SECONDS CMD...
+    local name=$1 secs=$2; shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then echo "$name did not become ready in ${secs}s" >&2; return 1; fi
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------- install
+install_python_tools() {
+    local req="$ROOT/scripts/tools-requirements.txt"
+    local stamp="$VENV/.requirements.sha256"
+    local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    log "installing pinned tools into .tools/venv (moto, cargo-lambda, cfn-lint, ...)"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+}
+
+find_redis() {
+    if command -v redis-server >/dev/null 2>&1; then command -v redis-server; return; fi
+    if [ -x "$TOOLS/redis/usr/bin/redis-server" ]; then echo "$TOOLS/redis/usr/bin/redis-server"; return; fi
+    if command -v apt-get >/dev/null 2>&1; then
+        log "redis-server not found: fetching Debian's package into .tools/redis"
+        mkdir -p "$TOOLS/redis"
+        (cd "$RUN_DIR" && apt-get download redis-server redis-tools >&2) || {
+            if [ "$(id -u)" = 0 ]; then apt-get install -y redis-server >&2 && command -v redis-server && return; fi
+            echo "could not install redis-server; install it (e.g. apt-get install redis-server) and rerun" >&2; return 1; }
+        for deb in "$RUN_DIR"/redis-*.deb; do dpkg-deb -x "$deb" "$TOOLS/redis"; done
+        echo "$TOOLS/redis/usr/bin/redis-server"; return
+    fi
+    echo "redis-server is required and apt-get is unavailable: install redis-server and rerun" >&2
+    return 1
+}
+
+install_python_tools
+export PATH="$VENV/bin:$PATH"
+REDIS_SERVER="$(find_redis)"
+
+# ---------------------------------------------------------------- start
+MOTO_PORT="$(free_port)"
+log "starting moto server on 127.0.0.1:$MOTO_PORT"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/moto.log" 2>&1 &
+PIDS+=($!)
+
+REDIS_PORT="$(free_port)"
+log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir "$RUN_DIR" --daemonize no >"$RUN_DIR/redis.log" 2>&1 &
+PIDS+=($!)
+
+wait_for moto 60 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/')"
+wait_for redis 30 python3 -c "import socket; s=socket.create_connection(('127.0.0.1',$REDIS_PORT)); s.sendall(b'PING\r\n'); assert s.recv(16).startswith(b'+PONG')"
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export AWS_REGION="us-east-1" AWS_DEFAULT_REGION="us-east-1"
+export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export SWITCHYARD_TOOLS_DIR="$TOOLS"
+
+# ---------------------------------------------------------------- check
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test (all crates, emulators at $AWS_ENDPOINT_URL and $REDIS_URL)"
+cargo test --workspace --locked --no-fail-fast
+
+if [ -f "$ROOT/template.yaml" ]; then
+    log "cfn-lint template.yaml"
+    cfn-lint "$ROOT/template.yaml"
+fi
+
+log "all checks passed"

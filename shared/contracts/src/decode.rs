@@ -1,0 +1,226 @@
+//! Decoding bytes into a typed, upcast envelope — with errors precise enough
+//! to park a poison message with a reason.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::catalog::{DomainEvent, known_versions};
+use crate::envelope::{Envelope, SPEC_VERSION, schema_uri};
+use crate::events::{CustomerUpdatedV1, ErpOrderSyncedV1, Event, OrderPlacedV1, OrderPlacedV2};
+use crate::money::Currency;
+
+/// Options for decoding; the upcasters' inputs live here, never in defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// The currency of `order.placed` v1 totals (v1 recorded none). When
+    /// unset, a v1 order fails to decode with [`DecodeError::Upcast`].
+    pub order_placed_v1_currency: Option<Currency>,
+}
+
+/// Why a message could not be decoded. Every variant is permanent: the same
+/// bytes will never decode, so adapters park the message with [`kind`](Self::kind)
+/// and the message text as the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON, or not a CloudEvents 1.0 envelope.
+    #[error("invalid envelope at `{path}`: {message}")]
+    InvalidEnvelope {
+        /// JSON path that failed (`.` for the document itself).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An event type this build does not know.
+    #[error("unknown event type {event_type:?}")]
+    UnknownType {
+        /// The `type` attribute.
+        event_type: String,
+    },
+    /// A known type at a version this build does not know.
+    #[error("unknown version {version} of {event_type:?} (known: {known:?})")]
+    UnknownVersion {
+        /// The `type` attribute.
+        event_type: String,
+        /// The `dataversion` attribute.
+        version: u32,
+        /// The versions this build knows.
+        known: Vec<u32>,
+    },
+    /// The payload does not match its contract.
+    #[error("invalid {event_type} v{version} payload at `{path}`: {message}")]
+    InvalidPayload {
+        /// The `type` attribute.
+        event_type: String,
+        /// The `dataversion` attribute.
+        version: u32,
+        /// JSON path that failed, from the envelope root (`data.lines[0].sku`).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An old version that cannot be upcast without inventing data.
+    #[error("cannot upcast {event_type} v{from}: {reason}")]
+    Upcast {
+        /// The `type` attribute.
+        event_type: String,
+        /// The version that was read.
+        from: u32,
+        /// Why it cannot be upcast.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// A short, bounded code for metrics and park-reason attributes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::InvalidEnvelope { .. } => "invalid_envelope",
+            DecodeError::UnknownType { .. } => "unknown_type",
+            DecodeError::UnknownVersion { .. } => "unknown_version",
+            DecodeError::InvalidPayload { .. } => "invalid_payload",
+            DecodeError::Upcast { .. } => "upcast_failed",
+        }
+    }
+}
+
+fn display_path(path: &serde_path_to_error::Path) -> String {
+    let p = path.to_string();
+    if p.is_empty() { ".".to_owned() } else { p }
+}
+
+/// Decodes a structured-mode CloudEvents JSON message and upcasts its payload
+/// to the latest version of its type.
+pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Envelope<DomainEvent>, DecodeError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let raw: Envelope<Value> =
+        serde_path_to_error::deserialize(de).map_err(|e| DecodeError::InvalidEnvelope {
+            path: display_path(e.path()),
+            message: e.inner().to_string(),
+        })?;
+    decode_envelope(raw, options)
+}
+
+/// Decodes an already-parsed envelope (e.g. an EventBridge `detail`).
+pub fn decode_value(
+    value: Value,
+    options: &DecodeOptions,
+) -> Result<Envelope<DomainEvent>, DecodeError> {
+    let raw: Envelope<Value> =
+        serde_path_to_error::deserialize(value).map_err(|e| DecodeError::InvalidEnvelope {
+            path: display_path(e.path()),
+            message: e.inner().to_string(),
+        })?;
+    decode_envelope(raw, options)
+}
+
+/// Checks the envelope attributes and decodes and upcasts its `data`.
+pub fn decode_envelope(
+    raw: Envelope<Value>,
+    options: &DecodeOptions,
+) -> Result<Envelope<DomainEvent>, DecodeError> {
+    let invalid = |path: &str, message: String| DecodeError::InvalidEnvelope {
+        path: path.to_owned(),
+        message,
+    };
+    if raw.specversion != SPEC_VERSION {
+        return Err(invalid(
+            "specversion",
+            format!("expected \"{SPEC_VERSION}\", got {:?}", raw.specversion),
+        ));
+    }
+    for (path, value) in [
+        ("id", &raw.id),
+        ("source", &raw.source),
+        ("correlationid", &raw.correlationid),
+    ] {
+        if value.trim().is_empty() {
+            return Err(invalid(path, "must not be empty".to_owned()));
+        }
+    }
+    if raw.dataschema.starts_with("urn:switchyard:schema:")
+        && raw.dataschema != schema_uri(&raw.event_type, raw.dataversion)
+    {
+        return Err(invalid(
+            "dataschema",
+            format!(
+                "{:?} disagrees with type {:?} and dataversion {}",
+                raw.dataschema, raw.event_type, raw.dataversion
+            ),
+        ));
+    }
+    let event_type = raw.event_type.clone();
+    let version = raw.dataversion;
+    let (head, data) = raw.into_parts();
+    let data = decode_data(&event_type, version, data, options)?;
+    let mut envelope = head.map(|()| data);
+    envelope.dataversion = envelope.data.version();
+    envelope.dataschema = schema_uri(&envelope.event_type, envelope.dataversion);
+    Ok(envelope)
+}
+
+/// Decodes a bare payload of a known type and version (for producers that
+/// cannot wrap their messages in an envelope) and upcasts it.
+pub fn decode_data(
+    event_type: &str,
+    version: u32,
+    data: Value,
+    options: &DecodeOptions,
+) -> Result<DomainEvent, DecodeError> {
+    let unknown_version = || {
+        let known = known_versions(event_type);
+        if known.is_empty() {
+            DecodeError::UnknownType {
+                event_type: event_type.to_owned(),
+            }
+        } else {
+            DecodeError::UnknownVersion {
+                event_type: event_type.to_owned(),
+                version,
+                known,
+            }
+        }
+    };
+    match (event_type, version) {
+        (OrderPlacedV1::TYPE, 1) => {
+            let v1: OrderPlacedV1 = payload(data)?;
+            v1.upcast(options.order_placed_v1_currency)
+                .map(DomainEvent::OrderPlaced)
+                .map_err(|e| DecodeError::Upcast {
+                    event_type: event_type.to_owned(),
+                    from: 1,
+                    reason: e.to_string(),
+                })
+        }
+        (OrderPlacedV2::TYPE, 2) => payload::<OrderPlacedV2>(data).map(DomainEvent::OrderPlaced),
+        (CustomerUpdatedV1::TYPE, 1) => {
+            payload::<CustomerUpdatedV1>(data).map(DomainEvent::CustomerUpdated)
+        }
+        (ErpOrderSyncedV1::TYPE, 1) => {
+            payload::<ErpOrderSyncedV1>(data).map(DomainEvent::ErpOrderSynced)
+        }
+        _ => Err(unknown_version()),
+    }
+}
+
+/// Decodes and validates one payload version.
+pub fn payload<T: Event + DeserializeOwned>(data: Value) -> Result<T, DecodeError> {
+    let invalid = |path: String, message: String| DecodeError::InvalidPayload {
+        event_type: T::TYPE.to_owned(),
+        version: T::VERSION,
+        path,
+        message,
+    };
+    let value: T = serde_path_to_error::deserialize(data).map_err(|e| {
+        let p = e.path().to_string();
+        let path = if p.is_empty() || p == "." {
+            "data".to_owned()
+        } else {
+            format!("data.{p}")
+        };
+        invalid(path, e.inner().to_string())
+    })?;
+    value
+        .validate()
+        .map_err(|i| invalid(format!("data.{}", i.path), i.message))?;
+    Ok(value)
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod catalog;
+pub mod compat;
+pub mod decode;
+pub mod envelope;
+pub mod events;
+pub mod money;
+pub mod schema;
+
+pub use catalog::DomainEvent;
+pub use decode::{DecodeError, DecodeOptions, decode, decode_data, decode_value};
+pub use envelope::Envelope;
+pub use events::Event;
+pub use money::{Amount, Currency, Money};
