@@ -3,6 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
+use crate::envelope::{DATA_CONTENT_TYPE, Envelope, SPEC_VERSION, schema_uri};
 use crate::events::{CustomerUpdatedV1, ErpOrderSyncedV1, Event, OrderPlacedV1, OrderPlacedV2};
 use crate::schema::schema_for;
 
@@ -53,6 +54,29 @@ impl Serialize for DomainEvent {
             DomainEvent::OrderPlaced(e) => e.serialize(serializer),
             DomainEvent::CustomerUpdated(e) => e.serialize(serializer),
             DomainEvent::ErpOrderSynced(e) => e.serialize(serializer),
+        }
+    }
+}
+
+impl Envelope<DomainEvent> {
+    /// A new event (fresh id, new correlation) around an already-typed
+    /// domain event; `Envelope::new` for code that holds a `DomainEvent`.
+    pub fn from_domain(source: impl Into<String>, data: DomainEvent) -> Self {
+        let id = uuid::Uuid::now_v7().to_string();
+        Envelope {
+            specversion: SPEC_VERSION.to_owned(),
+            correlationid: id.clone(),
+            id,
+            source: source.into(),
+            event_type: data.event_type().to_owned(),
+            time: chrono::Utc::now(),
+            subject: data.subject(),
+            datacontenttype: DATA_CONTENT_TYPE.to_owned(),
+            dataschema: schema_uri(data.event_type(), data.version()),
+            dataversion: data.version(),
+            causationid: None,
+            traceparent: None,
+            data,
         }
     }
 }

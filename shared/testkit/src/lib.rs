@@ -8,6 +8,9 @@
 
 use std::env;
 
+pub mod erp;
+pub mod esm;
+
 /// How to get the emulators, repeated in every failure message.
 pub const HOW_TO_RUN: &str = "run the whole suite with `bash scripts/test.sh` (see README.md), which installs and starts the emulators";
 

@@ -1,0 +1,207 @@
+//! audit-log against moto DynamoDB and SQS: one record per event, with its
+//! ids and digest; a duplicate event writes once; an event audit-log is not
+//! subscribed to is parked.
+
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use serde_json::json;
+use switchyard_audit_log::dynamodb::DynamoDbAuditStore;
+use switchyard_audit_log::{AuditRecord, AuditStore, Config, Recorded, build_adapter};
+use switchyard_idempotency::StoreSpec;
+use switchyard_triggers::Outcome;
+use switchyard_triggers::eventbridge::EventBridgeAdapterConfig;
+
+fn fixture(name: &str) -> EventBridgeEvent {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("CreateTable");
+}
+
+async fn items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
+}
+
+fn s<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, key: &str) -> &'a str {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn each_event_is_recorded_once_with_its_ids_and_digest() {
+    let aws = switchyard_testkit::aws_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let table = switchyard_testkit::unique_name("audit");
+    create_table(&dynamo, &table).await;
+    let park = sqs
+        .create_queue()
+        .queue_name(switchyard_testkit::unique_name("audit-park"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let config = Config {
+        table: table.clone(),
+        store: StoreSpec::Memory,
+        store_expiry: Duration::from_secs(3600),
+        adapter: EventBridgeAdapterConfig {
+            park_queue_url: Some(park.clone()),
+            ..EventBridgeAdapterConfig::default()
+        },
+    };
+    let adapter = build_adapter(&config, &aws).unwrap();
+    let deadline = || SystemTime::now() + Duration::from_secs(30);
+
+    let synced = fixture("eventbridge-erp-order-synced.json");
+    assert_eq!(
+        adapter.handle(synced.clone(), deadline()).await,
+        Ok(Outcome::Handled)
+    );
+    assert_eq!(
+        adapter.handle(synced, deadline()).await,
+        Ok(Outcome::Duplicate)
+    );
+    assert_eq!(
+        adapter
+            .handle(fixture("eventbridge-customer-updated.json"), deadline())
+            .await,
+        Ok(Outcome::Handled)
+    );
+
+    let mut all = items(&dynamo, &table).await;
+    all.sort_by(|a, b| s(a, "pk").cmp(s(b, "pk")));
+    assert_eq!(all.len(), 2, "one record per event");
+    let customer = &all[0];
+    let order = &all[1];
+    assert_eq!(s(order, "pk"), "evt-synced-1");
+    assert_eq!(s(order, "event_type"), "erp.order-synced");
+    assert_eq!(s(order, "correlation_id"), "corr-1001");
+    assert_eq!(s(order, "causation_id"), "evt-order-1001");
+    assert_eq!(s(order, "time"), "2026-11-20T09:16:02+00:00");
+    assert_eq!(s(order, "data_digest").len(), 64);
+    assert_eq!(s(customer, "pk"), "evt-customer-42");
+    assert!(!customer.contains_key("causation_id"));
+
+    // an event audit-log is not subscribed to is parked, not retried
+    let mut order_placed = fixture("eventbridge-erp-order-synced.json");
+    order_placed.detail = json!({
+        "specversion": "1.0", "id": "evt-order-9", "source": "x", "type": "order.placed",
+        "time": "2026-11-20T09:00:00Z", "dataschema": "urn:switchyard:schema:order.placed:v2", "dataversion": 2,
+        "correlationid": "c", "data": { "orderId": "O-9", "customerId": "C", "currency": "EUR", "lines": [], "total": "1.00", "placedAt": "2026-11-20T09:00:00Z" }
+    });
+    assert_eq!(
+        adapter.handle(order_placed, deadline()).await,
+        Ok(Outcome::Parked {
+            kind: "unsupported_event".into()
+        })
+    );
+    let parked = sqs
+        .receive_message()
+        .queue_url(&park)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(items(&dynamo, &table).await.len(), 2);
+
+    dynamo
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    sqs.delete_queue().queue_url(&park).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_conditional_write_alone_keeps_duplicates_out() {
+    let aws = switchyard_testkit::aws_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let table = switchyard_testkit::unique_name("audit");
+    create_table(&dynamo, &table).await;
+    let store = DynamoDbAuditStore::new(dynamo.clone(), table.clone());
+    let record = AuditRecord {
+        event_id: "evt-1".into(),
+        event_type: "customer.updated".into(),
+        source: "test".into(),
+        correlation_id: "c-1".into(),
+        causation_id: None,
+        time: "2026-11-20T10:00:00Z".parse().unwrap(),
+        data_digest: "00".repeat(32),
+    };
+    assert_eq!(store.record(&record).await.unwrap(), Recorded::Written);
+    assert_eq!(
+        store.record(&record).await.unwrap(),
+        Recorded::AlreadyPresent
+    );
+    assert_eq!(items(&dynamo, &table).await.len(), 1);
+    dynamo
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_table_is_a_transient_failure() {
+    let aws = switchyard_testkit::aws_config().await;
+    let config = Config {
+        table: switchyard_testkit::unique_name("no-such-table"),
+        store: StoreSpec::Memory,
+        store_expiry: Duration::from_secs(3600),
+        adapter: EventBridgeAdapterConfig::default(),
+    };
+    let adapter = build_adapter(&config, &aws).unwrap();
+    let err = adapter
+        .handle(
+            fixture("eventbridge-customer-updated.json"),
+            SystemTime::now() + Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.reason.contains("audit store unavailable"), "{err}");
+}

@@ -1,0 +1,110 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod config;
+pub mod erp;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use switchyard_contracts::events::ErpOrderSyncedV1;
+use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_publish::{Publisher, to_outgoing};
+use switchyard_triggers::{Context, Handler, HandlerError};
+
+pub use config::{Config, ConfigError, PublishSpec, build_adapter, from_env, open_store};
+pub use erp::{ErpClient, OrderAccepted};
+pub use switchyard_idempotency::StoreSpec;
+
+/// The function's name: its idempotency key prefix and log field.
+pub const FUNCTION_NAME: &str = "erp-sync";
+
+/// The `source` of the events erp-sync publishes.
+pub const SOURCE: &str = "switchyard/erp-sync";
+
+/// What erp-sync did with one event (stored for duplicates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "synced", rename_all = "camelCase")]
+pub enum Synced {
+    /// An order was upserted and `erp.order-synced` published.
+    Order {
+        /// The ERP's document number.
+        erp_order_number: String,
+        /// The id of the published `erp.order-synced` event.
+        published_event_id: String,
+    },
+    /// A customer was upserted.
+    Customer {
+        /// The customer id.
+        customer_id: String,
+    },
+}
+
+/// The business handler: `order.placed` and `customer.updated` into the ERP.
+pub struct ErpSync {
+    erp: ErpClient,
+    publisher: Arc<dyn Publisher>,
+}
+
+impl ErpSync {
+    /// A handler over an ERP client and a publisher.
+    pub fn new(erp: ErpClient, publisher: Arc<dyn Publisher>) -> Self {
+        ErpSync { erp, publisher }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for ErpSync {
+    type Output = Synced;
+
+    async fn handle(
+        &self,
+        event: Envelope<DomainEvent>,
+        ctx: Context,
+    ) -> Result<Synced, HandlerError> {
+        match &event.data {
+            DomainEvent::OrderPlaced(order) => {
+                let accepted = self
+                    .erp
+                    .upsert_order(order, &event.id, &ctx.correlation_id)
+                    .await?;
+                let synced = Envelope::new(
+                    SOURCE,
+                    ErpOrderSyncedV1 {
+                        order_id: order.order_id.clone(),
+                        erp_order_number: accepted.erp_order_number.clone(),
+                        outcome: accepted.outcome,
+                        synced_at: Utc::now(),
+                    },
+                )
+                // explicit, though the publisher would apply the same cause
+                .caused_by(&event);
+                let outgoing = to_outgoing(&synced)
+                    .map_err(|e| HandlerError::permanent("publish_encode", e.to_string()))?;
+                self.publisher
+                    .publish_all(vec![outgoing])
+                    .await
+                    .map_err(|e| {
+                        HandlerError::transient(format!("could not publish erp.order-synced: {e}"))
+                    })?;
+                Ok(Synced::Order {
+                    erp_order_number: accepted.erp_order_number,
+                    published_event_id: synced.id,
+                })
+            }
+            DomainEvent::CustomerUpdated(customer) => {
+                self.erp
+                    .upsert_customer(customer, &event.id, &ctx.correlation_id)
+                    .await?;
+                Ok(Synced::Customer {
+                    customer_id: customer.customer_id.clone(),
+                })
+            }
+            other => Err(HandlerError::permanent(
+                "unsupported_event",
+                format!("erp-sync does not handle {}", other.event_type()),
+            )),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! What a function configures: key prefix, key source, payload validation, expiry.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cache::CacheOptions;
+use crate::store::{DEFAULT_EXPIRY, StoreOptions};
+
+/// Where the per-message part of the key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The envelope id (CloudEvents `id`, SQS message id, ...). The default.
+    EventId,
+    /// The value at this JSON pointer (RFC 6901, e.g. `/order/id`) in the payload.
+    /// Strings are used as they are; other values by the SHA-256 of their canonical JSON.
+    JsonPointer(String),
+}
+
+/// Which part of the payload is hashed for payload validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadHash {
+    /// No validation: a reused key is never reported as a mismatch.
+    Off,
+    /// The whole payload. The default.
+    Whole,
+    /// The value at this JSON pointer (a missing value hashes as `null`).
+    JsonPointer(String),
+}
+
+/// Why no key could be built for a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The envelope id was empty.
+    #[error("the event id is empty, so no idempotency key can be built")]
+    EmptyEventId,
+    /// The key's JSON pointer found nothing (or `null`) in the payload.
+    #[error("idempotency key pointer {pointer:?} matches nothing in the payload")]
+    MissingValue {
+        /// The configured pointer.
+        pointer: String,
+    },
+}
+
+/// A function's idempotency settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyConfig {
+    /// Stable prefix of every key; defaults to the function name. Change it and
+    /// every earlier record is forgotten.
+    pub key_prefix: String,
+    /// Lifetime of a record; after it the message may be processed again. Default 3600 s.
+    pub expiry: Duration,
+    /// Where the per-message part of the key comes from. Default [`KeySource::EventId`].
+    pub key_source: KeySource,
+    /// Which part of the payload is validated. Default [`PayloadHash::Whole`].
+    pub payload_hash: PayloadHash,
+    /// The optional in-process cache of completed records. Default off.
+    pub local_cache: Option<CacheOptions>,
+}
+
+impl IdempotencyConfig {
+    /// The defaults for the function `name`: prefix `name`, one-hour expiry,
+    /// key from the event id, whole-payload validation, no local cache.
+    pub fn for_function(name: impl Into<String>) -> Self {
+        Self {
+            key_prefix: name.into(),
+            expiry: DEFAULT_EXPIRY,
+            key_source: KeySource::EventId,
+            payload_hash: PayloadHash::Whole,
+            local_cache: None,
+        }
+    }
+
+    /// The store options matching this config (its expiry, the system clock).
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions::default().with_expiry(self.expiry)
+    }
+
+    /// The key of a message: `<prefix>#<event id>` or `<prefix>#<value at pointer>`.
+    pub fn key_for(&self, event_id: &str, payload: &Value) -> Result<String, KeyError> {
+        let part = match &self.key_source {
+            KeySource::EventId if event_id.is_empty() => return Err(KeyError::EmptyEventId),
+            KeySource::EventId => event_id.to_owned(),
+            KeySource::JsonPointer(pointer) => match payload.pointer(pointer) {
+                None | Some(Value::Null) => {
+                    return Err(KeyError::MissingValue {
+                        pointer: pointer.clone(),
+                    });
+                }
+                Some(Value::String(text)) => text.clone(),
+                Some(other) => sha256_hex(canonical_json(other).as_bytes()),
+            },
+        };
+        Ok(format!("{}#{part}", self.key_prefix))
+    }
+
+    /// The payload hash to store and validate: SHA-256 (hex) of the canonical
+    /// JSON (object keys sorted, no whitespace) of the configured part, or
+    /// `None` when validation is off.
+    pub fn hash_payload(&self, payload: &Value) -> Option<String> {
+        let part = match &self.payload_hash {
+            PayloadHash::Off => return None,
+            PayloadHash::Whole => payload,
+            PayloadHash::JsonPointer(pointer) => payload.pointer(pointer).unwrap_or(&Value::Null),
+        };
+        Some(sha256_hex(canonical_json(part).as_bytes()))
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// JSON with object keys sorted at every level and no whitespace, whatever
+/// map order `serde_json` was built with.
+fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_defaults_to_prefix_and_event_id() {
+        let config = IdempotencyConfig::for_function("erp-sync");
+        assert_eq!(
+            config.key_for("abc", &json!({})),
+            Ok("erp-sync#abc".to_owned())
+        );
+        assert_eq!(config.key_for("", &json!({})), Err(KeyError::EmptyEventId));
+    }
+
+    #[test]
+    fn key_from_json_pointer() {
+        let mut config = IdempotencyConfig::for_function("f");
+        config.key_source = KeySource::JsonPointer("/order/id".into());
+        let payload = json!({"order": {"id": "o-1", "n": 2}});
+        assert_eq!(config.key_for("ignored", &payload), Ok("f#o-1".to_owned()));
+        config.key_source = KeySource::JsonPointer("/order/n".into());
+        let key = config.key_for("ignored", &payload).unwrap_or_default();
+        assert!(key.starts_with("f#") && key.len() == 2 + 64, "{key}");
+        config.key_source = KeySource::JsonPointer("/missing".into());
+        assert!(matches!(
+            config.key_for("x", &payload),
+            Err(KeyError::MissingValue { .. })
+        ));
+    }
+
+    #[test]
+    fn hash_is_order_independent_and_configurable() {
+        let mut config = IdempotencyConfig::for_function("f");
+        let a = json!({"a": 1, "b": {"y": [1, 2], "x": "s"}});
+        let b: Value =
+            serde_json::from_str(r#"{"b":{"x":"s","y":[1,2]},"a":1}"#).unwrap_or_default();
+        assert_eq!(config.hash_payload(&a), config.hash_payload(&b));
+        assert_ne!(
+            config.hash_payload(&a),
+            config.hash_payload(&json!({"a": 2}))
+        );
+        config.payload_hash = PayloadHash::JsonPointer("/a".into());
+        assert_eq!(
+            config.hash_payload(&a),
+            config.hash_payload(&json!({"a": 1, "other": true}))
+        );
+        config.payload_hash = PayloadHash::Off;
+        assert_eq!(config.hash_payload(&a), None);
+    }
+}

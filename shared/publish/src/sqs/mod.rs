@@ -1,0 +1,10 @@
+//! SQS: `SendMessageBatch`, 10 messages and 256 KiB per call, FIFO group
+//! and deduplication ids, retrying only the messages that failed.
+
+mod client;
+mod config;
+mod publisher;
+
+pub use client::{InMemorySendMessageBatch, SendMessageBatchApi, SqsAttribute, SqsEntry};
+pub use config::{GroupBy, SqsConfig};
+pub use publisher::{ATTR_CORRELATION_ID, ATTR_EVENT_ID, ATTR_TYPE, MAX_ENTRIES, SqsPublisher};

@@ -1,0 +1,190 @@
+//! A stub ERP HTTP API that records every call, for tests: the reference
+//! integration's `erp-sync` function upserts orders and customers into it.
+//!
+//! `PUT /orders/{id}`: 201 `{"erpOrderNumber": "ERP-000001", "outcome": "created"}`
+//! the first time an `Idempotency-Key` is seen, 200 with `"unchanged"` and
+//! the same number when the key repeats. `PUT /customers/{id}`: 200
+//! `{"customerNumber": ...}`. Failures can be scripted per resource id.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::put;
+use serde_json::{Value, json};
+
+/// One request the stub received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErpCall {
+    /// `orders` or `customers`.
+    pub resource: String,
+    /// The id in the path.
+    pub id: String,
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
+    /// The `X-Correlation-Id` header.
+    pub correlation_id: Option<String>,
+    /// The JSON body.
+    pub body: Value,
+    /// The status the stub answered.
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct StubState {
+    calls: Vec<ErpCall>,
+    /// id → (status, remaining times; u32::MAX = always)
+    failures: HashMap<String, (u16, u32)>,
+    numbers: HashMap<String, String>,
+}
+
+/// A running stub; stops when dropped.
+pub struct ErpStub {
+    addr: SocketAddr,
+    state: Arc<Mutex<StubState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ErpStub {
+    /// Starts the stub on a free 127.0.0.1 port.
+    pub async fn start() -> ErpStub {
+        let state = Arc::new(Mutex::new(StubState::default()));
+        let app = Router::new()
+            .route("/orders/{id}", put(upsert_order))
+            .route("/customers/{id}", put(upsert_customer))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the ERP stub");
+        let addr = listener.local_addr().expect("stub address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ErpStub { addr, state, task }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<ErpCall> {
+        self.state.lock().expect("stub state").calls.clone()
+    }
+
+    /// Calls that the stub accepted (2xx).
+    pub fn accepted(&self) -> Vec<ErpCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.status < 300)
+            .collect()
+    }
+
+    /// The next `times` calls for `id` answer `status`.
+    pub fn fail_times(&self, id: &str, status: u16, times: u32) {
+        self.state
+            .lock()
+            .expect("stub state")
+            .failures
+            .insert(id.to_owned(), (status, times));
+    }
+
+    /// Every call for `id` answers `status`.
+    pub fn fail_always(&self, id: &str, status: u16) {
+        self.fail_times(id, status, u32::MAX);
+    }
+}
+
+impl Drop for ErpStub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Shared = State<Arc<Mutex<StubState>>>;
+
+fn record(
+    state: &Arc<Mutex<StubState>>,
+    resource: &str,
+    id: String,
+    headers: &HeaderMap,
+    body: Value,
+    ok: impl FnOnce(&mut StubState, Option<&str>) -> (StatusCode, Value),
+) -> (StatusCode, Json<Value>) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let key = header("idempotency-key");
+    let mut s = state.lock().expect("stub state");
+    let scripted = match s.failures.get_mut(&id) {
+        Some((status, times)) if *times > 0 => {
+            if *times != u32::MAX {
+                *times -= 1;
+            }
+            Some(*status)
+        }
+        _ => None,
+    };
+    let (status, reply) = match scripted {
+        Some(code) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            json!({ "error": format!("scripted failure {code}") }),
+        ),
+        None => ok(&mut s, key.as_deref()),
+    };
+    s.calls.push(ErpCall {
+        resource: resource.to_owned(),
+        id,
+        idempotency_key: key,
+        correlation_id: header("x-correlation-id"),
+        body,
+        status: status.as_u16(),
+    });
+    (status, Json(reply))
+}
+
+async fn upsert_order(
+    State(state): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    record(&state, "orders", id, &headers, body, |s, key| {
+        let key = key.unwrap_or("").to_owned();
+        if let Some(number) = s.numbers.get(&key) {
+            return (
+                StatusCode::OK,
+                json!({ "erpOrderNumber": number, "outcome": "unchanged" }),
+            );
+        }
+        let number = format!("ERP-{:06}", s.numbers.len() + 1);
+        s.numbers.insert(key, number.clone());
+        (
+            StatusCode::CREATED,
+            json!({ "erpOrderNumber": number, "outcome": "created" }),
+        )
+    })
+}
+
+async fn upsert_customer(
+    State(state): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let customer = id.clone();
+    record(&state, "customers", id, &headers, body, move |_, _| {
+        (
+            StatusCode::OK,
+            json!({ "customerNumber": format!("CUST-{customer}") }),
+        )
+    })
+}

@@ -1,0 +1,117 @@
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+
+use crate::eventbridge::config::EventBridgeAdapterConfig;
+use crate::handler::Handler;
+use crate::layers::Idempotency;
+use crate::pipeline::{BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings};
+use crate::sqs::{SqsApi, SqsParkTarget};
+
+/// The invocation must fail so EventBridge retries it (target retry
+/// policy, then the target's DLQ).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {event_id} must be retried: {reason}")]
+pub struct EventBridgeRetry {
+    /// The EventBridge event id.
+    pub event_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Runs a handler for one EventBridge event: success, duplicate or parked →
+/// `Ok` (the invocation succeeds); transient → `Err` (the invocation fails
+/// and EventBridge's retry policy applies).
+pub struct EventBridgeAdapter<H: Handler> {
+    pipeline: Pipeline<H>,
+    config: EventBridgeAdapterConfig,
+}
+
+impl<H: Handler> EventBridgeAdapter<H> {
+    /// An adapter for `handler`; `sqs` is used to park into
+    /// `config.park_queue_url`.
+    pub fn new(
+        handler: H,
+        function_name: &str,
+        config: EventBridgeAdapterConfig,
+        sqs: Option<Arc<dyn SqsApi>>,
+    ) -> Self {
+        let mut settings = PipelineSettings::new(function_name);
+        settings.max_concurrency = 1;
+        settings.deadline_margin = config.deadline_margin();
+        let mut pipeline = Pipeline::new(handler, settings);
+        if let (Some(api), Some(url)) = (sqs, &config.park_queue_url) {
+            pipeline = pipeline.with_park_target(Arc::new(SqsParkTarget::new(api, url.clone())));
+        }
+        EventBridgeAdapter { pipeline, config }
+    }
+
+    /// Guards the handler with an idempotency store (one key per invocation).
+    #[must_use]
+    pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.pipeline = self.pipeline.with_idempotency(idempotency);
+        self
+    }
+
+    /// Sets the upcasters' inputs.
+    #[must_use]
+    pub fn with_decode_options(mut self, options: switchyard_contracts::DecodeOptions) -> Self {
+        self.pipeline = self.pipeline.with_decode_options(options);
+        self
+    }
+
+    /// Handles one event; `deadline` is the invocation's deadline.
+    pub async fn handle(
+        &self,
+        event: EventBridgeEvent,
+        deadline: SystemTime,
+    ) -> Result<Outcome, EventBridgeRetry> {
+        let event_id = event.id.clone().unwrap_or_else(|| "(no id)".to_owned());
+        let body = match &self.config.partner {
+            None => event.detail.to_string(),
+            Some(partner) => wrap_partner_event(partner, &event, &event_id),
+        };
+        let delivery = Delivery {
+            message_id: event_id.clone(),
+            body,
+            attempt: 1,
+            group: None,
+            source: event.source.clone(),
+        };
+        let outcome = self
+            .pipeline
+            .run_batch(vec![delivery], deadline, Ordering::Concurrent)
+            .await
+            .pop()
+            .unwrap_or(Outcome::Retry {
+                reason: "no outcome".to_owned(),
+            });
+        match outcome {
+            Outcome::Retry { reason } | Outcome::NotStarted { reason } => {
+                tracing::warn!(%event_id, %reason, "EventBridgeEventRetried");
+                Err(EventBridgeRetry { event_id, reason })
+            }
+            done => Ok(done),
+        }
+    }
+}
+
+/// Wraps a partner's bare `detail` into an envelope of the configured
+/// contract. Its id is the EventBridge event id, which EventBridge keeps
+/// across retries, so the idempotency layer recognises a retried event.
+fn wrap_partner_event(partner: &BarePayload, event: &EventBridgeEvent, event_id: &str) -> String {
+    serde_json::json!({
+        "specversion": switchyard_contracts::envelope::SPEC_VERSION,
+        "id": event_id,
+        "source": event.source,
+        "type": partner.event_type,
+        "time": event.time.unwrap_or_else(chrono::Utc::now),
+        "datacontenttype": switchyard_contracts::envelope::DATA_CONTENT_TYPE,
+        "dataschema": switchyard_contracts::envelope::schema_uri(&partner.event_type, partner.version),
+        "dataversion": partner.version,
+        "correlationid": event_id,
+        "data": event.detail,
+    })
+    .to_string()
+}

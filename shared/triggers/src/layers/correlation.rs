@@ -1,0 +1,41 @@
+//! Correlation: a tracing span per message with the ids an operator
+//! searches by, and the publisher's cause so outgoing events inherit the
+//! correlation id and name this event as their cause.
+
+use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_publish::Cause;
+
+/// The span every message is handled in.
+pub(crate) fn span_for(
+    function: &str,
+    message_id: &str,
+    event: Option<&Envelope<DomainEvent>>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "message",
+        function = %function,
+        message_id = %message_id,
+        event_id = tracing::field::Empty,
+        event_type = tracing::field::Empty,
+        correlation_id = tracing::field::Empty,
+        causation_id = tracing::field::Empty,
+    );
+    if let Some(e) = event {
+        span.record("event_id", e.id.as_str());
+        span.record("event_type", e.event_type.as_str());
+        span.record("correlation_id", e.correlationid.as_str());
+        if let Some(c) = &e.causationid {
+            span.record("causation_id", c.as_str());
+        }
+    }
+    span
+}
+
+/// The cause the publisher attaches to events published while handling `event`.
+pub(crate) fn cause_of(event: &Envelope<DomainEvent>) -> Cause {
+    Cause {
+        event_id: event.id.clone(),
+        correlation_id: event.correlationid.clone(),
+        traceparent: event.traceparent.clone(),
+    }
+}

@@ -1,0 +1,145 @@
+//! The idempotency layer: one `claim_many` for the whole batch before any
+//! handler runs, one `complete_many` and at most one `release_many` after.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_idempotency::{
+    ClaimOutcome, ClaimRequest, Completion, IdempotencyConfig, IdempotencyStore,
+};
+
+/// Idempotency for one function: the key/hash configuration and the store.
+#[derive(Clone)]
+pub struct Idempotency {
+    /// How keys and payload hashes are derived.
+    pub config: IdempotencyConfig,
+    /// Where records live.
+    pub store: Arc<dyn IdempotencyStore>,
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the layer decided for one message before the handler runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Claim {
+    /// No idempotency configured: just run.
+    Unguarded,
+    /// This invocation owns the key: run, then complete or release.
+    Owned(String),
+    /// Already done (the stored response stays in the store).
+    Completed,
+    /// Another invocation is running it: retry later.
+    InProgress,
+    /// Same key, different payload: park.
+    Mismatch,
+    /// The key could not be derived: park.
+    BadKey(String),
+    /// The store failed: retry (fail closed).
+    StoreDown(String),
+}
+
+/// Claims keys for every decoded event in one call.
+pub(crate) async fn claim_batch(
+    idem: Option<&Idempotency>,
+    events: &[Option<&Envelope<DomainEvent>>],
+    deadline: SystemTime,
+) -> Vec<Claim> {
+    let Some(idem) = idem else {
+        return events.iter().map(|_| Claim::Unguarded).collect();
+    };
+    let mut claims: Vec<Claim> = Vec::with_capacity(events.len());
+    let mut requests = Vec::new();
+    let mut slots = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let Some(event) = event else {
+            claims.push(Claim::Unguarded);
+            continue;
+        };
+        let data = match serde_json::to_value(&event.data) {
+            Ok(v) => v,
+            Err(e) => {
+                claims.push(Claim::BadKey(format!("cannot serialise payload: {e}")));
+                continue;
+            }
+        };
+        match idem.config.key_for(&event.id, &data) {
+            Ok(key) => {
+                requests.push(ClaimRequest {
+                    key: key.clone(),
+                    payload_hash: idem.config.hash_payload(&data),
+                    in_progress_until: deadline,
+                });
+                slots.push(i);
+                claims.push(Claim::Owned(key));
+            }
+            Err(e) => claims.push(Claim::BadKey(e.to_string())),
+        }
+    }
+    if requests.is_empty() {
+        return claims;
+    }
+    match idem.store.claim_many(&requests).await {
+        Ok(outcomes) if outcomes.len() == requests.len() => {
+            for (slot, outcome) in slots.into_iter().zip(outcomes) {
+                claims[slot] = match outcome {
+                    ClaimOutcome::Claimed => continue,
+                    ClaimOutcome::Completed { .. } => Claim::Completed,
+                    ClaimOutcome::InProgress { .. } => Claim::InProgress,
+                    ClaimOutcome::PayloadMismatch => Claim::Mismatch,
+                };
+            }
+        }
+        Ok(outcomes) => {
+            let reason = format!(
+                "idempotency store answered {} outcomes for {} claims",
+                outcomes.len(),
+                requests.len()
+            );
+            for slot in slots {
+                claims[slot] = Claim::StoreDown(reason.clone());
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "idempotency store unavailable; failing the batch's claims closed");
+            for slot in slots {
+                claims[slot] = Claim::StoreDown(e.to_string());
+            }
+        }
+    }
+    claims
+}
+
+/// Completions and releases gathered while a batch runs, settled in one
+/// call each.
+#[derive(Debug, Default)]
+pub(crate) struct Settlement {
+    pub(crate) completions: Vec<Completion>,
+    pub(crate) releases: Vec<String>,
+}
+
+impl Settlement {
+    /// Writes completions and releases. A failed completion does not fail
+    /// the message — the effect already happened, and redelivering it would
+    /// run it again — it is logged; the record stays in progress until the
+    /// invocation deadline and then becomes claimable.
+    pub(crate) async fn settle(self, idem: Option<&Idempotency>) {
+        let Some(idem) = idem else { return };
+        if !self.completions.is_empty() {
+            if let Err(e) = idem.store.complete_many(&self.completions).await {
+                tracing::error!(error = %e, count = self.completions.len(), "IdempotencyCompleteError: could not record completions");
+            }
+        }
+        if !self.releases.is_empty() {
+            if let Err(e) = idem.store.release_many(&self.releases).await {
+                tracing::warn!(error = %e, count = self.releases.len(), "IdempotencyReleaseError: claims stay until the invocation deadline");
+            }
+        }
+    }
+}

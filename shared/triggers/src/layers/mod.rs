@@ -1,0 +1,10 @@
+//! Cross-cutting concerns wrapped around the handler, one per file.
+
+mod correlation;
+mod idempotency;
+mod panic;
+
+pub(crate) use correlation::{cause_of, span_for};
+pub use idempotency::Idempotency;
+pub(crate) use idempotency::{Claim, Settlement, claim_batch};
+pub(crate) use panic::catch_panic;

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod config;
+pub mod eventbridge;
+pub mod handler;
+pub mod lambda;
+pub mod layers;
+pub mod park;
+pub mod pipeline;
+pub mod sqs;
+
+pub use handler::{Context, Handler, HandlerError};
+pub use layers::Idempotency;
+pub use pipeline::{BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings};
