@@ -4,7 +4,9 @@
 # 1. installs the pinned emulators and checkers into .tools/ (git-ignored);
 # 2. starts moto server and redis-server on free 127.0.0.1 ports;
 # 3. runs cargo fmt --check, clippy -D warnings and the whole test suite with
-#    the emulators' endpoints exported (AWS_ENDPOINT_URL, REDIS_URL, ...);
+#    the emulators' endpoints exported (AWS_ENDPOINT_URL, REDIS_URL, ...),
+#    then the template checks: cfn-lint and tests/infra (our own checks and a
+#    deploy into moto's CloudFormation);
 # 4. stops every process it started, by PID, also on failure or Ctrl-C.
 set -euo pipefail
 
@@ -117,6 +119,11 @@ cargo test --workspace --locked --no-fail-fast
 if [ -f "$ROOT/template.yaml" ]; then
     log "cfn-lint template.yaml"
     cfn-lint "$ROOT/template.yaml"
+
+    # Our own template checks, the SAM translation, and a deploy of it into
+    # moto's CloudFormation (tests/infra/README.md); emulators still running.
+    log "template tests (tests/infra, moto at $AWS_ENDPOINT_URL)"
+    "$VENV/bin/python" -m unittest discover -s "$ROOT/tests/infra" -v
 fi
 
 log "all checks passed"

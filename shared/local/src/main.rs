@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use switchyard_contracts::{compat, schema};
+use switchyard_local::stack::{self, StackConfig};
+use switchyard_local::{demo, invoke};
 
 /// Switchyard: serverless messaging adapters, run and checked locally.
 #[derive(Debug, Parser)]
@@ -17,6 +20,35 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the stack described by template.yaml on this machine.
+    Up {
+        /// HTTP port on 127.0.0.1.
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Where queues, dedupe records and the audit table persist.
+        #[arg(long, default_value = ".switchyard")]
+        state: PathBuf,
+        /// The SAM template.
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+    },
+    /// Run the reference scenario on a fresh local stack and check the results.
+    Demo {
+        /// The SAM template.
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// State directory (default: a fresh temporary one).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Run one function once on a trigger payload and print the trigger's response.
+    Invoke {
+        /// erp-sync, audit-log or crm-webhook.
+        function: String,
+        /// The trigger payload: SQS event, EventBridge event or Function URL request (JSON).
+        #[arg(long)]
+        event: PathBuf,
+    },
     /// Event contracts: export JSON Schemas, check compatibility.
     #[command(subcommand)]
     Contracts(ContractsCommand),
@@ -43,7 +75,17 @@ enum ContractsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchyard: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("switchyard: {e:#}");
@@ -52,8 +94,68 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Up {
+            port,
+            state,
+            template,
+        } => {
+            switchyard_telemetry::init_cli("info");
+            let running = stack::start(StackConfig {
+                template,
+                state_dir: state,
+                port,
+                erp_base_url: std::env::var("ERP_BASE_URL").ok().filter(|u| !u.is_empty()),
+            })
+            .await?;
+            println!("switchyard: local stack on {}", running.base_url());
+            println!(
+                "  webhooks  {}/webhooks/{{dynamics,hubspot,salesforce,standard,stripe}}",
+                running.base_url()
+            );
+            println!("  status    {}/_switchyard/status", running.base_url());
+            println!("  ERP stub  {}/_erp/orders", running.base_url());
+            println!("Ctrl-C stops; undelivered messages are kept in the state directory.");
+            tokio::signal::ctrl_c().await?;
+            eprintln!("switchyard: stopping (finishing in-flight batches)...");
+            running.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { template, state } => {
+            switchyard_telemetry::init_cli("warn");
+            let temp = tempfile::tempdir()?;
+            let state_dir = state.unwrap_or_else(|| temp.path().to_owned());
+            let running = stack::start(StackConfig {
+                template,
+                state_dir,
+                port: 0,
+                erp_base_url: None,
+            })
+            .await?;
+            println!("switchyard demo: local stack on {}", running.base_url());
+            let report = demo::run(&running, Duration::from_secs(60)).await;
+            running.stop().await;
+            let report = report.map_err(anyhow::Error::msg)?;
+            print!("{}", report.table());
+            if report.passed() {
+                println!("demo passed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("demo FAILED: results differ from expectations");
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Invoke { function, event } => {
+            switchyard_telemetry::init_cli("warn");
+            let text = std::fs::read_to_string(&event)
+                .map_err(|e| anyhow::anyhow!("cannot read event file {}: {e}", event.display()))?;
+            let response = invoke::invoke(&function, &text)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&response)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Contracts(ContractsCommand::Export { out }) => {
             let written = schema::export(&out)
                 .map_err(|e| anyhow::anyhow!("cannot write schemas to {}: {e}", out.display()))?;

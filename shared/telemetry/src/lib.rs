@@ -55,3 +55,17 @@ pub fn init_with(format: LogFormat) {
     // Err means a subscriber is already installed: keep it.
     drop(result);
 }
+
+/// For command-line tools: compact logs on stderr (stdout stays for the
+/// command's output), at `RUST_LOG` or `default_level`.
+pub fn init_cli(default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let result = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .compact()
+        .try_init();
+    drop(result);
+}

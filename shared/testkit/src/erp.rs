@@ -14,7 +14,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::put;
+use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 /// One request the stub received.
@@ -42,34 +42,27 @@ struct StubState {
     numbers: HashMap<String, String>,
 }
 
-/// A running stub; stops when dropped.
-pub struct ErpStub {
-    addr: SocketAddr,
+/// The stub's routes and records, to mount in another server (the local
+/// stack mounts them at `/_erp`). Clones share the records.
+#[derive(Clone, Default)]
+pub struct ErpState {
     state: Arc<Mutex<StubState>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
-impl ErpStub {
-    /// Starts the stub on a free 127.0.0.1 port.
-    pub async fn start() -> ErpStub {
-        let state = Arc::new(Mutex::new(StubState::default()));
-        let app = Router::new()
-            .route("/orders/{id}", put(upsert_order))
-            .route("/customers/{id}", put(upsert_customer))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the ERP stub");
-        let addr = listener.local_addr().expect("stub address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        ErpStub { addr, state, task }
+impl ErpState {
+    /// New, empty records.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// `http://127.0.0.1:<port>`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+    /// The routes: `PUT /orders/{id}`, `PUT /customers/{id}`, and
+    /// `GET /orders` listing accepted order calls.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/orders", get(list_orders))
+            .route("/orders/{id}", put(upsert_order))
+            .route("/customers/{id}", put(upsert_customer))
+            .with_state(self.state.clone())
     }
 
     /// Every call so far.
@@ -97,6 +90,59 @@ impl ErpStub {
     /// Every call for `id` answers `status`.
     pub fn fail_always(&self, id: &str, status: u16) {
         self.fail_times(id, status, u32::MAX);
+    }
+}
+
+/// A running stub on its own port; stops when dropped.
+pub struct ErpStub {
+    addr: SocketAddr,
+    erp: ErpState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ErpStub {
+    /// Starts the stub on a free 127.0.0.1 port.
+    pub async fn start() -> ErpStub {
+        let erp = ErpState::new();
+        let app = erp.router();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the ERP stub");
+        let addr = listener.local_addr().expect("stub address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ErpStub { addr, erp, task }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The records.
+    pub fn state(&self) -> &ErpState {
+        &self.erp
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<ErpCall> {
+        self.erp.calls()
+    }
+
+    /// Calls that the stub accepted (2xx).
+    pub fn accepted(&self) -> Vec<ErpCall> {
+        self.erp.accepted()
+    }
+
+    /// The next `times` calls for `id` answer `status`.
+    pub fn fail_times(&self, id: &str, status: u16, times: u32) {
+        self.erp.fail_times(id, status, times);
+    }
+
+    /// Every call for `id` answers `status`.
+    pub fn fail_always(&self, id: &str, status: u16) {
+        self.erp.fail_always(id, status);
     }
 }
 
@@ -172,6 +218,17 @@ async fn upsert_order(
             json!({ "erpOrderNumber": number, "outcome": "created" }),
         )
     })
+}
+
+async fn list_orders(State(state): Shared) -> Json<Value> {
+    let s = state.lock().expect("stub state");
+    let orders: Vec<Value> = s
+        .calls
+        .iter()
+        .filter(|c| c.resource == "orders" && c.status < 300)
+        .map(|c| json!({ "orderId": c.id, "idempotencyKey": c.idempotency_key, "correlationId": c.correlation_id, "status": c.status, "body": c.body }))
+        .collect();
+    Json(json!({ "orders": orders }))
 }
 
 async fn upsert_customer(

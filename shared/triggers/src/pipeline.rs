@@ -176,7 +176,23 @@ impl<H: Handler> Pipeline<H> {
     /// Decodes a body as an envelope, or as a bare payload when configured.
     pub fn decode(&self, body: &str) -> Result<Envelope<DomainEvent>, DecodeError> {
         match &self.settings.bare_payload {
-            None => decode(body.as_bytes(), &self.settings.decode),
+            None => {
+                // An EventBridge rule's SQS target without `InputPath: $.detail`
+                // delivers the whole EventBridge event; its `detail` is the envelope.
+                if body.contains("\"detail-type\"") {
+                    if let Ok(serde_json::Value::Object(mut event)) = serde_json::from_str(body) {
+                        if event.contains_key("detail-type") {
+                            if let Some(detail) = event.remove("detail") {
+                                return switchyard_contracts::decode_value(
+                                    detail,
+                                    &self.settings.decode,
+                                );
+                            }
+                        }
+                    }
+                }
+                decode(body.as_bytes(), &self.settings.decode)
+            }
             Some(bare) => {
                 let value: serde_json::Value =
                     serde_json::from_str(body).map_err(|e| DecodeError::InvalidPayload {

@@ -438,3 +438,21 @@ async fn an_unreachable_idempotency_store_fails_closed() {
         "nothing runs when the store cannot say it is new"
     );
 }
+
+#[tokio::test]
+async fn events_delivered_by_an_eventbridge_rule_are_unwrapped() {
+    let s = setup(parking(), false);
+    let mut event = fixture("sqs-standard.json");
+    event.records.truncate(1);
+    let envelope: serde_json::Value =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let wrapped = serde_json::json!({
+        "version": "0", "id": "eb-1", "detail-type": "order.placed", "source": "switchyard/tests",
+        "account": "123456789012", "time": "2026-11-20T09:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": envelope
+    });
+    event.records[0].body = Some(wrapped.to_string());
+    let response = s.adapter.handle(event, in_a_minute()).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!(s.handler.calls(), vec!["e-ok"]);
+}

@@ -1,0 +1,12 @@
+//! The `switchyard` CLI's library: contracts tooling and the local stack
+//! (`up`, `demo`, `invoke`), see the README.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod audit;
+pub mod bus;
+pub mod demo;
+pub mod invoke;
+pub mod queue;
+pub mod stack;
+pub mod template;
+pub mod webhook;

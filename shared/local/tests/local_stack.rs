@@ -1,0 +1,212 @@
+//! The local stack over real HTTP: signed deliveries in, the ERP stub
+//! records exactly one call per order, the duplicate is suppressed, the
+//! poison order is in the DLQ with its reason, `/_switchyard/status` agrees;
+//! then a restart with the same state keeps dedupe and undelivered messages.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use switchyard_local::stack::{self, RunningStack, StackConfig};
+use switchyard_local::webhook::local_default;
+
+fn template() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
+}
+
+async fn start(state: &Path) -> RunningStack {
+    stack::start(StackConfig {
+        template: template(),
+        state_dir: state.to_owned(),
+        port: 0,
+        erp_base_url: None,
+    })
+    .await
+    .expect("the stack starts")
+}
+
+/// A signed Standard Webhooks delivery of an `order.placed` for `order_id`.
+async fn deliver(base: &str, webhook_id: &str, order_id: &str) -> (u16, Value) {
+    let secret = local_default("SWITCHYARD_STANDARD_WEBHOOK_SECRET").unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let body = json!({
+        "type": "order.placed",
+        "timestamp": "2026-11-23T09:00:00Z",
+        "data": { "orderId": order_id, "customerId": "C-1", "currency": "EUR", "lines": [], "total": "10.00", "placedAt": "2026-11-23T08:59:00Z" }
+    })
+    .to_string();
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signature = switchyard_webhooks::standard::sign(&key, webhook_id, ts, body.as_bytes());
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/webhooks/standard"))
+        .header("content-type", "application/json")
+        .header("webhook-id", webhook_id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn status(base: &str) -> Value {
+    reqwest::get(format!("{base}/_switchyard/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_flow_through_and_a_restart_keeps_dedupe_and_messages() {
+    let state = tempfile::tempdir().unwrap();
+    let stack = start(state.path()).await;
+    let base = stack.base_url();
+    stack.handle.erp.fail_always("O-POISON", 422);
+    stack.handle.erp.fail_always("O-LATER", 503); // the ERP is down for this one until the restart
+
+    assert_eq!(deliver(&base, "msg_1", "O-1").await.0, 202);
+    assert_eq!(deliver(&base, "msg_2", "O-2").await.0, 202);
+    let (dup_status, dup_body) = deliver(&base, "msg_1", "O-1").await;
+    assert_eq!(
+        dup_status, 200,
+        "a duplicate delivery is answered 200: {dup_body}"
+    );
+    assert_eq!(dup_body["status"], "duplicate");
+    assert_eq!(deliver(&base, "msg_poison", "O-POISON").await.0, 202);
+    assert_eq!(deliver(&base, "msg_later", "O-LATER").await.0, 202);
+
+    let erp = stack.handle.erp.clone();
+    wait_until(
+        "O-1, O-2 accepted and O-POISON parked",
+        Duration::from_secs(30),
+        || {
+            let accepted: Vec<String> = erp.accepted().into_iter().map(|c| c.id).collect();
+            accepted.contains(&"O-1".to_owned())
+                && accepted.contains(&"O-2".to_owned())
+                && stack
+                    .handle
+                    .queues
+                    .names()
+                    .iter()
+                    .any(|q| q == "ErpSyncDlq")
+                && stack
+                    .handle
+                    .queues
+                    .messages("ErpSyncDlq")
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+                    == 1
+        },
+    )
+    .await;
+    // exactly one ERP call per accepted order
+    let mut ids: Vec<String> = erp.accepted().into_iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["O-1", "O-2"]);
+    // the poison order is in the DLQ with its reason
+    let parked = stack.handle.queues.messages("ErpSyncDlq").unwrap();
+    assert_eq!(
+        parked[0].attributes["switchyard.park.kind"],
+        "rejected_by_erp"
+    );
+    assert!(parked[0].attributes["switchyard.park.reason"].contains("422"));
+    // the ERP stub lists the accepted orders
+    let orders: Value = reqwest::get(format!("{base}/_erp/orders"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["orders"].as_array().map(Vec::len), Some(2));
+    // the status endpoint agrees
+    let s = status(&base).await;
+    assert_eq!(s["queues"]["ErpSyncQueue"]["dlq_depth"], 1, "{s}");
+    assert_eq!(s["erp"]["accepted"], 2, "{s}");
+    assert_eq!(s["functions"]["ErpSyncFunction"]["parked"], 1, "{s}");
+    assert!(
+        s["functions"]["ErpSyncFunction"]["successes"]
+            .as_u64()
+            .unwrap()
+            >= 2,
+        "{s}"
+    );
+    assert!(s["rules"]["ErpSyncRule"].as_u64().unwrap() >= 4, "{s}");
+    assert!(
+        s["functions"]["ErpSyncFunction"]["failures"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "O-LATER keeps failing: {s}"
+    );
+    stack.stop().await;
+
+    // restart on the same state: the ERP is back (a fresh stub)
+    let stack = start(state.path()).await;
+    let base = stack.base_url();
+    let (status_again, body_again) = deliver(&base, "msg_1", "O-1").await;
+    assert_eq!(
+        status_again, 200,
+        "dedupe survived the restart: {body_again}"
+    );
+    let erp = stack.handle.erp.clone();
+    wait_until(
+        "O-LATER delivered after the restart",
+        Duration::from_secs(30),
+        || erp.accepted().iter().any(|c| c.id == "O-LATER"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids: Vec<String> = erp.calls().into_iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        vec!["O-LATER"],
+        "no new ERP call for the re-sent delivery; the kept message was delivered"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn rules_route_to_their_targets_per_the_template() {
+    let state = tempfile::tempdir().unwrap();
+    let stack = start(state.path()).await;
+    let spec = &stack.handle.spec;
+    let erp_rule = spec
+        .rules
+        .iter()
+        .find(|r| r.name == "ErpSyncRule")
+        .expect("ErpSyncRule");
+    assert!(
+        erp_rule
+            .pattern
+            .matches(&json!({ "detail-type": "order.placed", "detail": {} }))
+    );
+    assert!(
+        !erp_rule
+            .pattern
+            .matches(&json!({ "detail-type": "erp.order-synced", "detail": {} }))
+    );
+    let q = &spec.queues["ErpSyncQueue"];
+    assert_eq!(
+        q.redrive.as_ref().map(|(d, n)| (d.as_str(), *n)),
+        Some(("ErpSyncDlq", 5))
+    );
+    stack.stop().await;
+}
