@@ -8,65 +8,20 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_eventbridge::types::Target;
-use aws_sdk_sqs::types::QueueAttributeName;
 use axum::http::StatusCode;
 use common::*;
 use switchyard_contracts::{DecodeOptions, DomainEvent, decode_value};
 use switchyard_publish::{EventBridgeConfig, EventBridgePublisher, InMemoryPublisher};
-use switchyard_testkit::{aws_config, unique_name};
+use switchyard_testkit::aws_config;
+use switchyard_testkit::moto::{BusToQueue, receive};
 
 #[tokio::test]
 async fn a_signed_dynamics_order_reaches_the_queue_through_the_bus() {
     let aws = aws_config().await;
     let eb = aws_sdk_eventbridge::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let bus = unique_name("crm-bus");
-    let rule = unique_name("crm-orders");
-    eb.create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("CreateEventBus");
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique_name("crm-erp-sync"))
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("a queue url")
-        .to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("a queue arn");
-    eb.put_rule()
-        .name(&rule)
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"detail-type": ["order.placed"]}"#)
-        .send()
-        .await
-        .expect("PutRule");
-    eb.put_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .targets(
-            Target::builder()
-                .id("erp-sync")
-                .arn(&queue_arn)
-                .build()
-                .expect("a target"),
-        )
-        .send()
-        .await
-        .expect("PutTargets");
+    let wiring = BusToQueue::create(&eb, &sqs, r#"{"detail-type": ["order.placed"]}"#).await;
+    let bus = wiring.bus.clone();
 
     let publisher = Arc::new(EventBridgePublisher::new(
         eb.clone(),
@@ -83,58 +38,25 @@ async fn a_signed_dynamics_order_reaches_the_queue_through_the_bus() {
         .expect("an event id")
         .to_owned();
 
-    let mut bodies = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while bodies.is_empty() && tokio::time::Instant::now() < deadline {
-        let out = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        for m in out.messages() {
-            bodies.push(m.body().expect("a body").to_owned());
-        }
-    }
-    // one more short wait: nothing else may arrive
-    let extra = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(2)
-        .send()
-        .await
-        .expect("ReceiveMessage");
+    // exactly one message arrives (the order), and nothing else after it
+    let messages = receive(
+        &sqs,
+        &wiring.queue.url,
+        1,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    )
+    .await;
+    wiring.delete(&eb, &sqs).await;
+    let bodies: Vec<String> = messages
+        .iter()
+        .map(|m| m.body().expect("a body").to_owned())
+        .collect();
 
-    eb.remove_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .ids("erp-sync")
-        .send()
-        .await
-        .expect("RemoveTargets");
-    eb.delete_rule()
-        .name(&rule)
-        .event_bus_name(&bus)
-        .send()
-        .await
-        .expect("DeleteRule");
-    eb.delete_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("DeleteEventBus");
-    sqs.delete_queue()
-        .queue_url(&queue_url)
-        .send()
-        .await
-        .expect("DeleteQueue");
-
-    assert_eq!(bodies.len(), 1, "exactly the order: {bodies:?}");
-    assert!(
-        extra.messages().is_empty(),
-        "the contact update does not match the rule"
+    assert_eq!(
+        bodies.len(),
+        1,
+        "exactly the order, not the contact update: {bodies:?}"
     );
     let event: serde_json::Value = serde_json::from_str(&bodies[0]).expect("JSON");
     assert_eq!(event["detail-type"], "order.placed");

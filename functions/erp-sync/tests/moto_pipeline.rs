@@ -17,6 +17,7 @@ use switchyard_idempotency::{DynamoDbStore, StoreOptions};
 use switchyard_publish::{InMemoryPublisher, Publisher};
 use switchyard_testkit::erp::ErpStub;
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
+use switchyard_testkit::moto::create_queue;
 use switchyard_triggers::park::attributes;
 use switchyard_triggers::sqs::SqsAdapterConfig;
 
@@ -43,50 +44,23 @@ fn order_envelope(i: usize) -> Value {
     })
 }
 
-async fn create_queue(
-    client: &aws_sdk_sqs::Client,
-    name: &str,
-    attrs: &[(QueueAttributeName, String)],
-) -> (String, String) {
-    let mut req = client.create_queue().queue_name(name);
-    for (k, v) in attrs {
-        req = req.attributes(k.clone(), v.clone());
-    }
-    let url = req
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url
-        .expect("queue url");
-    let arn = client
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("arn");
-    (url, arn)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_messages_through_the_event_source_mapping() {
     let aws = switchyard_testkit::aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let (dlq_url, dlq_arn) =
-        create_queue(&sqs, &switchyard_testkit::unique_name("erp-sync-dlq"), &[]).await;
+    let dlq = create_queue(&sqs, "erp-sync-dlq", &[]).await;
+    let (dlq_url, dlq_arn) = (dlq.url, dlq.arn);
     let redrive = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3" }).to_string();
-    let (queue_url, _) = create_queue(
+    let queue_url = create_queue(
         &sqs,
-        &switchyard_testkit::unique_name("erp-sync"),
+        "erp-sync",
         &[
             (QueueAttributeName::RedrivePolicy, redrive),
             (QueueAttributeName::VisibilityTimeout, "1".to_owned()),
         ],
     )
-    .await;
+    .await
+    .url;
     let table = switchyard_testkit::unique_name("idempotency");
     DynamoDbStore::new(
         aws_sdk_dynamodb::Client::new(&aws),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::stack::{RunningStack, StackHandle, local_url};
+use crate::stack::{RunningStack, StackHandle};
 use crate::webhook::local_default;
 
 /// One line of the summary: what was expected and what happened.
@@ -86,7 +86,7 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn standard(base: &str, id: &str, order_id: &str, name: &'static str) -> Result<Delivery, String> {
+fn standard(id: &str, order_id: &str, name: &'static str) -> Result<Delivery, String> {
     let secret = std::env::var("SWITCHYARD_STANDARD_WEBHOOK_SECRET")
         .ok()
         .or_else(|| local_default("SWITCHYARD_STANDARD_WEBHOOK_SECRET").map(str::to_owned))
@@ -105,7 +105,6 @@ fn standard(base: &str, id: &str, order_id: &str, name: &'static str) -> Result<
     .to_string();
     let ts = now_secs();
     let signature = switchyard_webhooks::standard::sign(&key, id, ts, body.as_bytes());
-    let _ = base;
     Ok(Delivery {
         name,
         path: "/webhooks/standard",
@@ -207,19 +206,16 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
         dynamics(),
         hubspot(&base),
         standard(
-            &base,
             "msg_demo_order_1001",
             "O-1001",
             "Standard Webhooks order O-1001",
         )?,
         standard(
-            &base,
             "msg_demo_order_flaky",
             "O-FLAKY",
             "Standard Webhooks order O-FLAKY (ERP fails once)",
         )?,
         standard(
-            &base,
             "msg_demo_order_reject",
             "O-REJECT",
             "Standard Webhooks order O-REJECT (ERP rejects)",
@@ -303,7 +299,6 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
             )
         })
         .collect();
-    let _ = local_url(&dlq);
     let functions = handle.stats.functions();
     let transient_retries: u64 = functions.values().map(|f| f.failures).sum();
 

@@ -221,36 +221,36 @@ impl StackHandle {
         })
     }
 
-    /// True when no queue holds a visible or in-flight message (DLQs excluded).
-    pub fn drained(&self) -> bool {
-        let dlqs: Vec<&String> = self
+    /// The queues something consumes: the functions' SQS triggers and the
+    /// rules' function targets. Everything else (DLQs, park queues) is a sink.
+    pub fn consumed_queues(&self) -> Vec<String> {
+        let mut queues: Vec<String> = self
             .spec
-            .queues
+            .functions
             .values()
-            .filter_map(|q| q.redrive.as_ref().map(|(d, _)| d))
+            .filter_map(|f| f.sqs.as_ref().map(|t| t.queue.clone()))
             .collect();
-        let mut all_dlqs: Vec<String> = dlqs.into_iter().cloned().collect();
         for rule in &self.spec.rules {
             for t in &rule.targets {
-                if let TargetSpec::Function {
-                    dead_letter_queue: Some(d),
-                    ..
-                } = t
-                {
-                    all_dlqs.push(d.clone());
+                match t {
+                    TargetSpec::Function { .. } => queues.push(target_queue(&rule.name)),
+                    TargetSpec::Queue(q) => queues.push(q.clone()),
                 }
             }
         }
-        self.queues
-            .names()
-            .iter()
-            .filter(|n| !all_dlqs.contains(n) && !n.ends_with("Park") && !n.ends_with("ParkQueue"))
-            .all(|n| {
-                self.queues
-                    .depth(n)
-                    .map(|d| d.visible + d.in_flight == 0)
-                    .unwrap_or(true)
-            })
+        queues.sort();
+        queues.dedup();
+        queues
+    }
+
+    /// True when no consumed queue holds a visible or in-flight message.
+    pub fn drained(&self) -> bool {
+        self.consumed_queues().iter().all(|n| {
+            self.queues
+                .depth(n)
+                .map(|d| d.visible + d.in_flight == 0)
+                .unwrap_or(true)
+        })
     }
 }
 

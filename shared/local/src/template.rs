@@ -110,6 +110,8 @@ pub struct FunctionSpec {
     pub sqs: Option<SqsTrigger>,
     /// It has a Function URL.
     pub url: bool,
+    /// The queue its `SWITCHYARD_PARK_QUEUE_URL` environment variable references.
+    pub park_queue: Option<String>,
 }
 
 /// What the local stack runs.
@@ -341,6 +343,9 @@ pub fn parse(yaml: &Yaml) -> Result<StackSpec, TemplateError> {
                     ),
                     sqs: None,
                     url: props.get("FunctionUrlConfig").is_some(),
+                    park_queue: props
+                        .pointer("/Environment/Variables/SWITCHYARD_PARK_QUEUE_URL")
+                        .and_then(referenced),
                 };
                 if let Some(events) = props.get("Events").and_then(Value::as_object) {
                     for (event_id, event) in events {
@@ -415,6 +420,18 @@ pub fn parse(yaml: &Yaml) -> Result<StackSpec, TemplateError> {
             }
         }
     }
+    for f in spec.functions.values() {
+        if let Some(q) = &f.park_queue {
+            if !spec.queues.contains_key(q) {
+                return Err(bad(
+                    &f.name,
+                    &format!(
+                        "SWITCHYARD_PARK_QUEUE_URL references {q}, which is not a queue of this template"
+                    ),
+                ));
+            }
+        }
+    }
     for queue in spec.queues.values() {
         if let Some((dlq, _)) = &queue.redrive {
             if !spec.queues.contains_key(dlq) {
@@ -466,6 +483,9 @@ Resources:
       BuildProperties: { Binary: erp-sync }
     Properties:
       CodeUri: .
+      Environment:
+        Variables:
+          SWITCHYARD_PARK_QUEUE_URL: !Ref ErpSyncDLQ
       Events:
         Queue:
           Type: SQS
@@ -507,6 +527,7 @@ Resources:
         );
         let erp = spec.function_by_binary("erp-sync").unwrap();
         assert_eq!(erp.timeout, Duration::from_secs(30));
+        assert_eq!(erp.park_queue.as_deref(), Some("ErpSyncDLQ"));
         assert_eq!(
             erp.sqs
                 .as_ref()

@@ -8,6 +8,7 @@ pub mod eventbridge;
 pub mod memory;
 mod publisher;
 pub mod retry;
+pub mod servicebus;
 pub mod sqs;
 
 pub use batch::{CallError, EntryFailure, EntryResult, RecordedCall, ScriptedResponse};
@@ -17,4 +18,5 @@ pub use eventbridge::{EventBridgeConfig, EventBridgePublisher};
 pub use memory::InMemoryPublisher;
 pub use publisher::{OutgoingEvent, PublishOutcome, Publisher, to_outgoing};
 pub use retry::RetryConfig;
+pub use servicebus::{ServiceBusConfig, ServiceBusPublisher};
 pub use sqs::{GroupBy, SqsConfig, SqsPublisher};

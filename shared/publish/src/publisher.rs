@@ -98,7 +98,7 @@ impl PublishOutcome {
 }
 
 /// Publishes envelopes to wherever the function runs (EventBridge, SQS,
-/// in memory, later Service Bus) — business code sees only this trait.
+/// Service Bus, in memory) — business code sees only this trait.
 ///
 /// Every implementation applies the current [`Cause`](crate::Cause) (see
 /// [`with_cause`](crate::with_cause)) before sending.

@@ -7,14 +7,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_eventbridge::types::Target;
-use aws_sdk_sqs::types::QueueAttributeName;
 use switchyard_publish::{
     EventBridgeConfig, EventBridgePublisher, OutgoingEvent, PublishError, Publisher,
 };
+use switchyard_testkit::moto::{BusToQueue, receive};
 use switchyard_testkit::{aws_config, unique_name};
 
-use common::{envelope, receive};
+use common::envelope;
 
 #[tokio::test]
 async fn matching_envelopes_arrive_through_a_rule_unchanged() {
@@ -22,53 +21,8 @@ async fn matching_envelopes_arrive_through_a_rule_unchanged() {
     let eb = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
 
-    let bus = unique_name("sy-bus");
-    let rule = unique_name("sy-orders");
-    let queue = unique_name("sy-eb-target");
-    eb.create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("CreateEventBus");
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&queue)
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("a queue url")
-        .to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("a queue arn");
-    eb.put_rule()
-        .name(&rule)
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"detail-type": ["order.placed"]}"#)
-        .send()
-        .await
-        .expect("PutRule");
-    eb.put_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .targets(
-            Target::builder()
-                .id("erp-sync")
-                .arn(&queue_arn)
-                .build()
-                .expect("a target"),
-        )
-        .send()
-        .await
-        .expect("PutTargets");
+    let wiring = BusToQueue::create(&eb, &sqs, r#"{"detail-type": ["order.placed"]}"#).await;
+    let (bus, queue_url) = (wiring.bus.clone(), wiring.queue.url.clone());
 
     // 12 events: 2 calls; 8 match the rule.
     let events: Vec<OutgoingEvent> = (0..12)
@@ -98,29 +52,7 @@ async fn matching_envelopes_arrive_through_a_rule_unchanged() {
     )
     .await;
 
-    eb.remove_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .ids("erp-sync")
-        .send()
-        .await
-        .expect("RemoveTargets");
-    eb.delete_rule()
-        .name(&rule)
-        .event_bus_name(&bus)
-        .send()
-        .await
-        .expect("DeleteRule");
-    eb.delete_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("DeleteEventBus");
-    sqs.delete_queue()
-        .queue_url(&queue_url)
-        .send()
-        .await
-        .expect("DeleteQueue");
+    wiring.delete(&eb, &sqs).await;
 
     assert_eq!(outcomes.len(), 12);
     for (outcome, event) in outcomes.iter().zip(&events) {

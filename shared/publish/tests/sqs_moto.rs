@@ -9,9 +9,10 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use switchyard_publish::sqs::{ATTR_CORRELATION_ID, ATTR_EVENT_ID, ATTR_TYPE};
 use switchyard_publish::{GroupBy, OutgoingEvent, Publisher, SqsConfig, SqsPublisher};
-use switchyard_testkit::{aws_config, unique_name};
+use switchyard_testkit::aws_config;
 
-use common::{envelope, receive};
+use common::envelope;
+use switchyard_testkit::moto::{create_queue, receive};
 
 fn attribute(message: &aws_sdk_sqs::types::Message, name: &str) -> Option<String> {
     message
@@ -25,15 +26,7 @@ fn attribute(message: &aws_sdk_sqs::types::Message, name: &str) -> Option<String
 async fn standard_queue_receives_envelopes_with_attributes() {
     let config = aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique_name("sy-publish"))
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("a queue url")
-        .to_owned();
+    let queue_url = create_queue(&sqs, "sy-publish", &[]).await.url;
 
     let events: Vec<OutgoingEvent> = (0..12)
         .map(|i| envelope(&format!("evt-{i}"), "order.placed", Some("order-1")))
@@ -79,16 +72,13 @@ async fn standard_queue_receives_envelopes_with_attributes() {
 async fn fifo_queue_gets_group_and_deduplication_ids() {
     let config = aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{}.fifo", unique_name("sy-publish")))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("a queue url")
-        .to_owned();
+    let queue_url = create_queue(
+        &sqs,
+        "sy-publish.fifo",
+        &[(QueueAttributeName::FifoQueue, "true".to_owned())],
+    )
+    .await
+    .url;
 
     let events = vec![
         envelope("evt-a1", "order.placed", Some("order-a")),

@@ -10,6 +10,8 @@ use std::env;
 
 pub mod erp;
 pub mod esm;
+pub mod moto;
+pub mod servicebus_fake;
 
 /// How to get the emulators, repeated in every failure message.
 pub const HOW_TO_RUN: &str = "run the whole suite with `bash scripts/test.sh` (see README.md), which installs and starts the emulators";

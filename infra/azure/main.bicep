@@ -1,0 +1,303 @@
+// Switchyard on Azure: the Service Bus namespace (topic `integration`,
+// subscriptions with filters, a park queue), and the Function App that runs
+// `azure-app` as a custom handler (erp-sync behind a Service Bus trigger,
+// crm-webhook behind an HTTP trigger), with its storage account and
+// Application Insights. Checked offline with checkov (scripts/test.sh); the
+// settings below are also asserted by functions/azure-app/tests/infra.rs.
+
+@description('Where everything is deployed.')
+param location string = resourceGroup().location
+
+@description('Prefix of every resource name (lower case letters and digits).')
+@minLength(3)
+@maxLength(11)
+param namePrefix string = 'switchyard'
+
+@description('The ERP API erp-sync calls.')
+param erpBaseUrl string
+
+@description('The idempotency store: rediss://:<key>@<name>.redis.cache.windows.net:6380 (Azure Cache for Redis).')
+@secure()
+param idempotencyStore string
+
+@description('The Standard Webhooks secret of crm-webhook (whsec_...).')
+@secure()
+param standardWebhookSecret string
+
+@description('Deliveries of one message to erp-sync before Service Bus dead-letters it.')
+param erpSyncMaxDeliveryCount int = 5
+
+@description('How long the Functions host holds the peek-lock of one message (renewed up to maxAutoLockRenewalDuration).')
+param lockDuration string = 'PT1M'
+
+var suffix = uniqueString(resourceGroup().id)
+var topicName = 'integration'
+var parkQueueName = 'park'
+
+// ------------------------------------------------------------ Service Bus
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
+  name: '${namePrefix}-${suffix}'
+  location: location
+  sku: {
+    name: 'Standard'
+    tier: 'Standard'
+  }
+  properties: {
+    minimumTlsVersion: '1.2'
+    // SAS rules below (Send-only, Listen-only) are how the app authenticates.
+    disableLocalAuth: false
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource topic 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview' = {
+  parent: namespace
+  name: topicName
+  properties: {
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT10M'
+    defaultMessageTimeToLive: 'P14D'
+    maxSizeInMegabytes: 1024
+    enableBatchedOperations: true
+  }
+}
+
+// erp-sync: order.placed and customer.updated. Naming a rule `$Default`
+// replaces the catch-all TrueFilter Service Bus creates with a subscription.
+resource erpSync 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {
+  parent: topic
+  name: 'erp-sync'
+  properties: {
+    maxDeliveryCount: erpSyncMaxDeliveryCount
+    lockDuration: lockDuration
+    deadLetteringOnMessageExpiration: true
+    deadLetteringOnFilterEvaluationExceptions: true
+    defaultMessageTimeToLive: 'P14D'
+    enableBatchedOperations: true
+  }
+}
+
+resource erpSyncOrderPlaced 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+  parent: erpSync
+  name: '$Default'
+  properties: {
+    filterType: 'CorrelationFilter'
+    correlationFilter: {
+      properties: {
+        type: 'order.placed'
+      }
+    }
+  }
+}
+
+resource erpSyncCustomerUpdated 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+  parent: erpSync
+  name: 'customer-updated'
+  properties: {
+    filterType: 'CorrelationFilter'
+    correlationFilter: {
+      properties: {
+        type: 'customer.updated'
+      }
+    }
+  }
+}
+
+// audit: what erp-sync reports back (the audit-log function's input).
+resource audit 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {
+  parent: topic
+  name: 'audit'
+  properties: {
+    maxDeliveryCount: 10
+    lockDuration: lockDuration
+    deadLetteringOnMessageExpiration: true
+    deadLetteringOnFilterEvaluationExceptions: true
+    defaultMessageTimeToLive: 'P14D'
+  }
+}
+
+resource auditErpSynced 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+  parent: audit
+  name: '$Default'
+  properties: {
+    filterType: 'SqlFilter'
+    sqlFilter: {
+      sqlExpression: 'type = \'erp.order-synced\''
+    }
+  }
+}
+
+// Permanent failures and poison messages, with their reason as application
+// properties (switchyard.park.*). Duplicate detection keeps one copy when a
+// message is parked twice.
+resource parkQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: namespace
+  name: parkQueueName
+  properties: {
+    maxDeliveryCount: 10
+    lockDuration: lockDuration
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT10M'
+    deadLetteringOnMessageExpiration: true
+    defaultMessageTimeToLive: 'P14D'
+  }
+}
+
+// Least rights: the publisher (crm-webhook, erp-sync, the park target) may
+// only send; the Functions host's trigger may only listen, on the topic only.
+resource sendRule 'Microsoft.ServiceBus/namespaces/authorizationRules@2022-10-01-preview' = {
+  parent: namespace
+  name: 'switchyard-send'
+  properties: {
+    rights: [
+      'Send'
+    ]
+  }
+}
+
+resource listenRule 'Microsoft.ServiceBus/namespaces/topics/authorizationRules@2022-10-01-preview' = {
+  parent: topic
+  name: 'functions-host-listen'
+  properties: {
+    rights: [
+      'Listen'
+    ]
+  }
+}
+
+// ------------------------------------------------------------ Function App
+
+// The Functions host of a Consumption plan reaches its storage over the
+// public endpoint (network rules need VNet integration, a Premium plan).
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = { // checkov:skip=CKV_AZURE_35: Consumption-plan host needs the public endpoint; access is by key over TLS 1.2 only
+  // checkov:skip=CKV_AZURE_43: the name is namePrefix (3-11 lower-case letters/digits) + uniqueString(), at most 24 characters; checkov cannot evaluate the expression
+  name: take('${namePrefix}${suffix}', 24)
+  location: location
+  sku: {
+    name: 'Standard_GRS'
+  }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: true
+  }
+}
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${namePrefix}-logs-${suffix}'
+  location: location
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${namePrefix}-insights-${suffix}'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = { // checkov:skip=CKV_AZURE_225: a Consumption (Y1) plan has no zone redundancy setting; the platform places instances
+  name: '${namePrefix}-plan-${suffix}'
+  location: location
+  kind: 'linux'
+  sku: {
+    name: 'Y1'
+    tier: 'Dynamic'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2023-12-01' = { // checkov:skip=CKV_AZURE_222: CRMs call the webhook route from the internet; every request is signature-verified in the app
+  // checkov:skip=CKV_AZURE_17: CRM webhook senders present no client certificates; requests are authenticated by their signatures
+  // checkov:skip=CKV_AZURE_212: a Consumption plan scales instances itself; there is no minimum instance count
+  // checkov:skip=CKV_AZURE_213: the custom handler serves only function routes and the Consumption plan has no health-check probe
+  name: '${namePrefix}-func-${suffix}'
+  location: location
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertMode: 'Optional'
+    siteConfig: {
+      linuxFxVersion: ''
+      ftpsState: 'Disabled'
+      minTlsVersion: '1.2'
+      http20Enabled: true
+      appSettings: [
+        {
+          name: 'AzureWebJobsStorage'
+          value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+        }
+        {
+          name: 'FUNCTIONS_EXTENSION_VERSION'
+          value: '~4'
+        }
+        {
+          name: 'FUNCTIONS_WORKER_RUNTIME'
+          value: 'custom'
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: insights.properties.ConnectionString
+        }
+        {
+          // The trigger's connection (erp-sync/function.json): Listen only.
+          name: 'ServiceBusListenConnection'
+          value: listenRule.listKeys().primaryConnectionString
+        }
+        {
+          // The publisher's and park target's connection: Send only.
+          name: 'SERVICEBUS_CONNECTION_STRING'
+          value: sendRule.listKeys().primaryConnectionString
+        }
+        {
+          name: 'SERVICEBUS_ENTITY'
+          value: topicName
+        }
+        {
+          name: 'SWITCHYARD_PARK_QUEUE'
+          value: parkQueueName
+        }
+        {
+          name: 'SWITCHYARD_SERVICEBUS_SOURCE'
+          value: '${topicName}/subscriptions/erp-sync'
+        }
+        {
+          name: 'SWITCHYARD_INVOCATION_TIMEOUT_MS'
+          value: '300000'
+        }
+        {
+          name: 'ERP_BASE_URL'
+          value: erpBaseUrl
+        }
+        {
+          name: 'SWITCHYARD_IDEMPOTENCY'
+          value: idempotencyStore
+        }
+        {
+          name: 'SWITCHYARD_STANDARD_WEBHOOK_SECRET'
+          value: standardWebhookSecret
+        }
+      ]
+    }
+  }
+}
+
+output functionAppName string = functionApp.name
+output serviceBusNamespace string = namespace.name
