@@ -9,13 +9,25 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use switchyard_contracts::{DomainEvent, Envelope};
-use switchyard_triggers::{Context, Handler, HandlerError};
+use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1};
+use switchyard_contracts::{Envelope, event_set};
+use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
 pub use config::{Config, ConfigError, build_adapter, from_env};
 
 /// The function's name: its idempotency key prefix and log field.
 pub const FUNCTION_NAME: &str = "audit-log";
+
+event_set! {
+    /// What audit-log records.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum AuditedEvent {
+        /// `erp.order-synced`.
+        ErpOrderSynced(ErpOrderSyncedV1),
+        /// `customer.updated`.
+        CustomerUpdated(CustomerUpdatedV1),
+    }
+}
 
 /// One audit record per event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +50,7 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// The record of an event.
-    pub fn of(event: &Envelope<DomainEvent>) -> Result<Self, serde_json::Error> {
+    pub fn of<E: serde::Serialize>(event: &Envelope<E>) -> Result<Self, serde_json::Error> {
         let data = serde_json::to_vec(&event.data)?;
         let digest = Sha256::digest(&data);
         Ok(AuditRecord {
@@ -90,22 +102,14 @@ impl AuditLog {
 
 #[async_trait::async_trait]
 impl Handler for AuditLog {
+    type Event = AuditedEvent;
     type Output = Recorded;
 
     async fn handle(
         &self,
-        event: Envelope<DomainEvent>,
+        event: Envelope<AuditedEvent>,
         _ctx: Context,
-    ) -> Result<Recorded, HandlerError> {
-        match &event.data {
-            DomainEvent::ErpOrderSynced(_) | DomainEvent::CustomerUpdated(_) => {}
-            other => {
-                return Err(HandlerError::permanent(
-                    "unsupported_event",
-                    format!("audit-log is not subscribed to {}", other.event_type()),
-                ));
-            }
-        }
+    ) -> Result<Handled<Recorded>, HandlerError> {
         let record = AuditRecord::of(&event)
             .map_err(|e| HandlerError::permanent("encode", e.to_string()))?;
         let recorded = self
@@ -114,6 +118,6 @@ impl Handler for AuditLog {
             .await
             .map_err(|e| HandlerError::transient(e.to_string()))?;
         tracing::info!(?recorded, "AuditRecordWritten");
-        Ok(recorded)
+        Ok(recorded.into())
     }
 }

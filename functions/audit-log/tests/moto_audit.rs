@@ -133,7 +133,7 @@ async fn each_event_is_recorded_once_with_its_ids_and_digest() {
     assert_eq!(
         adapter.handle(order_placed, deadline()).await,
         Ok(Outcome::Parked {
-            kind: "unsupported_event".into()
+            kind: "not_subscribed".into()
         })
     );
     let parked = sqs

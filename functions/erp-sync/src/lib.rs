@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use switchyard_contracts::events::ErpOrderSyncedV1;
-use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1, OrderPlacedV2};
+use switchyard_contracts::{Envelope, event_set};
 use switchyard_publish::{Publisher, to_outgoing};
-use switchyard_triggers::{Context, Handler, HandlerError};
+use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
 pub use config::{Config, ConfigError, PublishSpec, build_adapter, from_env, open_store};
 pub use erp::{ErpClient, OrderAccepted};
@@ -41,6 +41,17 @@ pub enum Synced {
     },
 }
 
+event_set! {
+    /// What erp-sync consumes.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum ErpSyncEvent {
+        /// `order.placed` (v1 is upcast to v2).
+        OrderPlaced(OrderPlacedV2),
+        /// `customer.updated`.
+        CustomerUpdated(CustomerUpdatedV1),
+    }
+}
+
 /// The business handler: `order.placed` and `customer.updated` into the ERP.
 pub struct ErpSync {
     erp: ErpClient,
@@ -56,15 +67,16 @@ impl ErpSync {
 
 #[async_trait::async_trait]
 impl Handler for ErpSync {
+    type Event = ErpSyncEvent;
     type Output = Synced;
 
     async fn handle(
         &self,
-        event: Envelope<DomainEvent>,
+        event: Envelope<ErpSyncEvent>,
         ctx: Context,
-    ) -> Result<Synced, HandlerError> {
+    ) -> Result<Handled<Synced>, HandlerError> {
         match &event.data {
-            DomainEvent::OrderPlaced(order) => {
+            ErpSyncEvent::OrderPlaced(order) => {
                 let accepted = self
                     .erp
                     .upsert_order(order, &event.id, &ctx.correlation_id)
@@ -91,20 +103,18 @@ impl Handler for ErpSync {
                 Ok(Synced::Order {
                     erp_order_number: accepted.erp_order_number,
                     published_event_id: synced.id,
-                })
+                }
+                .into())
             }
-            DomainEvent::CustomerUpdated(customer) => {
+            ErpSyncEvent::CustomerUpdated(customer) => {
                 self.erp
                     .upsert_customer(customer, &event.id, &ctx.correlation_id)
                     .await?;
                 Ok(Synced::Customer {
                     customer_id: customer.customer_id.clone(),
-                })
+                }
+                .into())
             }
-            other => Err(HandlerError::permanent(
-                "unsupported_event",
-                format!("erp-sync does not handle {}", other.event_type()),
-            )),
         }
     }
 }

@@ -112,7 +112,7 @@ async fn two_hundred_messages_through_the_event_source_mapping() {
                 let mut e = order_envelope(900 + p);
                 e["type"] = json!("order.cancelled");
                 e["dataschema"] = json!("urn:switchyard:schema:order.cancelled:v2");
-                (e.to_string(), "unknown_type")
+                (e.to_string(), "not_subscribed")
             }
         };
         poison_kinds.insert(body.clone(), kind);

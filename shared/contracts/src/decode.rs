@@ -4,10 +4,10 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::catalog::{DomainEvent, known_versions};
 use crate::envelope::{Envelope, SPEC_VERSION, schema_uri};
-use crate::events::{CustomerUpdatedV1, ErpOrderSyncedV1, Event, OrderPlacedV1, OrderPlacedV2};
+use crate::events::Event;
 use crate::money::Currency;
+use crate::set::EventSet;
 
 /// Options for decoding; the upcasters' inputs live here, never in defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +35,15 @@ pub enum DecodeError {
     UnknownType {
         /// The `type` attribute.
         event_type: String,
+    },
+    /// A type the consuming event set does not contain: handled by the
+    /// function's policy (acknowledged as ignored, or parked).
+    #[error("event type {event_type:?} is not consumed here (consumes: {consumes:?})")]
+    NotSubscribed {
+        /// The `type` attribute.
+        event_type: String,
+        /// The types the set consumes.
+        consumes: Vec<String>,
     },
     /// A known type at a version this build does not know.
     #[error("unknown version {version} of {event_type:?} (known: {known:?})")]
@@ -76,6 +85,7 @@ impl DecodeError {
         match self {
             DecodeError::InvalidEnvelope { .. } => "invalid_envelope",
             DecodeError::UnknownType { .. } => "unknown_type",
+            DecodeError::NotSubscribed { .. } => "not_subscribed",
             DecodeError::UnknownVersion { .. } => "unknown_version",
             DecodeError::InvalidPayload { .. } => "invalid_payload",
             DecodeError::Upcast { .. } => "upcast_failed",
@@ -90,7 +100,10 @@ fn display_path(path: &serde_path_to_error::Path) -> String {
 
 /// Decodes a structured-mode CloudEvents JSON message and upcasts its payload
 /// to the latest version of its type.
-pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Envelope<DomainEvent>, DecodeError> {
+pub fn decode<E: EventSet>(
+    bytes: &[u8],
+    options: &DecodeOptions,
+) -> Result<Envelope<E>, DecodeError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let raw: Envelope<Value> =
         serde_path_to_error::deserialize(de).map_err(|e| DecodeError::InvalidEnvelope {
@@ -101,10 +114,10 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Envelope<DomainEv
 }
 
 /// Decodes an already-parsed envelope (e.g. an EventBridge `detail`).
-pub fn decode_value(
+pub fn decode_value<E: EventSet>(
     value: Value,
     options: &DecodeOptions,
-) -> Result<Envelope<DomainEvent>, DecodeError> {
+) -> Result<Envelope<E>, DecodeError> {
     let raw: Envelope<Value> =
         serde_path_to_error::deserialize(value).map_err(|e| DecodeError::InvalidEnvelope {
             path: display_path(e.path()),
@@ -114,10 +127,10 @@ pub fn decode_value(
 }
 
 /// Checks the envelope attributes and decodes and upcasts its `data`.
-pub fn decode_envelope(
+pub fn decode_envelope<E: EventSet>(
     raw: Envelope<Value>,
     options: &DecodeOptions,
-) -> Result<Envelope<DomainEvent>, DecodeError> {
+) -> Result<Envelope<E>, DecodeError> {
     let invalid = |path: &str, message: String| DecodeError::InvalidEnvelope {
         path: path.to_owned(),
         message,
@@ -151,55 +164,25 @@ pub fn decode_envelope(
     let event_type = raw.event_type.clone();
     let version = raw.dataversion;
     let (head, data) = raw.into_parts();
-    let data = decode_data(&event_type, version, data, options)?;
+    let data = E::decode_data(&event_type, version, data, options)?;
     let mut envelope = head.map(|()| data);
-    envelope.dataversion = envelope.data.version();
+    envelope.dataversion = envelope.data.data_version();
     envelope.dataschema = schema_uri(&envelope.event_type, envelope.dataversion);
     Ok(envelope)
 }
 
 /// Decodes a bare payload of a known type and version (for producers that
 /// cannot wrap their messages in an envelope) and upcasts it.
-pub fn decode_data(
+///
+/// # Errors
+/// As [`EventSet::decode_data`].
+pub fn decode_data<E: EventSet>(
     event_type: &str,
     version: u32,
     data: Value,
     options: &DecodeOptions,
-) -> Result<DomainEvent, DecodeError> {
-    let unknown_version = || {
-        let known = known_versions(event_type);
-        if known.is_empty() {
-            DecodeError::UnknownType {
-                event_type: event_type.to_owned(),
-            }
-        } else {
-            DecodeError::UnknownVersion {
-                event_type: event_type.to_owned(),
-                version,
-                known,
-            }
-        }
-    };
-    match (event_type, version) {
-        (OrderPlacedV1::TYPE, 1) => {
-            let v1: OrderPlacedV1 = payload(data)?;
-            v1.upcast(options.order_placed_v1_currency)
-                .map(DomainEvent::OrderPlaced)
-                .map_err(|e| DecodeError::Upcast {
-                    event_type: event_type.to_owned(),
-                    from: 1,
-                    reason: e.to_string(),
-                })
-        }
-        (OrderPlacedV2::TYPE, 2) => payload::<OrderPlacedV2>(data).map(DomainEvent::OrderPlaced),
-        (CustomerUpdatedV1::TYPE, 1) => {
-            payload::<CustomerUpdatedV1>(data).map(DomainEvent::CustomerUpdated)
-        }
-        (ErpOrderSyncedV1::TYPE, 1) => {
-            payload::<ErpOrderSyncedV1>(data).map(DomainEvent::ErpOrderSynced)
-        }
-        _ => Err(unknown_version()),
-    }
+) -> Result<E, DecodeError> {
+    E::decode_data(event_type, version, data, options)
 }
 
 /// Decodes and validates one payload version.

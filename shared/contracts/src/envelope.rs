@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Event;
+use crate::EventSet;
 
 /// The only CloudEvents spec version Switchyard reads and writes.
 pub const SPEC_VERSION: &str = "1.0";
@@ -67,9 +67,10 @@ pub fn schema_uri(event_type: &str, version: u32) -> String {
     format!("urn:switchyard:schema:{event_type}:v{version}")
 }
 
-impl<T: Event> Envelope<T> {
+impl<T: EventSet> Envelope<T> {
     /// A new event with a fresh id (UUID v7, time-ordered) that starts a new
-    /// correlation (its correlation id is its own id).
+    /// correlation (its correlation id is its own id). `data` is one event
+    /// type or a member of an event set.
     pub fn new(source: impl Into<String>, data: T) -> Self {
         let id = uuid::Uuid::now_v7().to_string();
         Envelope {
@@ -77,12 +78,12 @@ impl<T: Event> Envelope<T> {
             correlationid: id.clone(),
             id,
             source: source.into(),
-            event_type: T::TYPE.to_owned(),
+            event_type: data.type_name().to_owned(),
             time: Utc::now(),
-            subject: data.subject(),
+            subject: data.data_subject(),
             datacontenttype: DATA_CONTENT_TYPE.to_owned(),
-            dataschema: schema_uri(T::TYPE, T::VERSION),
-            dataversion: T::VERSION,
+            dataschema: schema_uri(data.type_name(), data.data_version()),
+            dataversion: data.data_version(),
             causationid: None,
             traceparent: None,
             data,

@@ -8,9 +8,18 @@ pub mod envelope;
 pub mod events;
 pub mod money;
 pub mod schema;
+pub mod set;
 
 pub use catalog::DomainEvent;
 pub use decode::{DecodeError, DecodeOptions, decode, decode_data, decode_value};
 pub use envelope::Envelope;
 pub use events::Event;
 pub use money::{Amount, Currency, Money};
+pub use set::EventSet;
+
+#[doc(hidden)]
+pub mod __private {
+    //! What [`event_set!`](crate::event_set) expands to; not a public API.
+    pub use serde::{Serialize, Serializer};
+    pub use serde_json::Value;
+}

@@ -23,7 +23,7 @@ fn eur() -> DecodeOptions {
 /// Decoding then encoding gives back the same JSON (for latest versions).
 fn assert_round_trip(name: &str) {
     let bytes = fixture(name);
-    let decoded = decode(&bytes, &DecodeOptions::default()).unwrap();
+    let decoded = decode::<DomainEvent>(&bytes, &DecodeOptions::default()).unwrap();
     let original: Value = serde_json::from_slice(&bytes).unwrap();
     let again: Value = serde_json::from_str(&decoded.to_json().unwrap()).unwrap();
     assert_eq!(original, again, "{name} does not round-trip");
@@ -42,7 +42,7 @@ fn customer_updated_v1_round_trips() {
 #[test]
 fn erp_order_synced_v1_round_trips() {
     assert_round_trip("switchyard-erp-order-synced-v1.json");
-    let e = decode(
+    let e = decode::<DomainEvent>(
         &fixture("switchyard-erp-order-synced-v1.json"),
         &DecodeOptions::default(),
     )
@@ -58,7 +58,7 @@ fn erp_order_synced_v1_round_trips() {
 
 #[test]
 fn order_placed_v1_is_upcast_to_v2_with_the_configured_currency() {
-    let e = decode(&fixture("switchyard-order-placed-v1.json"), &eur()).unwrap();
+    let e = decode::<DomainEvent>(&fixture("switchyard-order-placed-v1.json"), &eur()).unwrap();
     assert_eq!(e.dataversion, 2);
     assert_eq!(e.dataschema, "urn:switchyard:schema:order.placed:v2");
     let DomainEvent::OrderPlaced(order) = e.data else {
@@ -72,7 +72,7 @@ fn order_placed_v1_is_upcast_to_v2_with_the_configured_currency() {
 
 #[test]
 fn order_placed_v1_without_a_configured_currency_is_not_upcast() {
-    let err = decode(
+    let err = decode::<DomainEvent>(
         &fixture("switchyard-order-placed-v1.json"),
         &DecodeOptions::default(),
     )
@@ -105,7 +105,7 @@ fn v2_with(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
 }
 
 fn decode_err(bytes: &[u8]) -> DecodeError {
-    decode(bytes, &DecodeOptions::default()).unwrap_err()
+    decode::<DomainEvent>(bytes, &DecodeOptions::default()).unwrap_err()
 }
 
 #[test]
@@ -151,10 +151,16 @@ fn unknown_type_unknown_version_and_invalid_payload_are_told_apart() {
     }));
     assert_eq!(
         unknown_type,
-        DecodeError::UnknownType {
-            event_type: "order.cancelled".into()
+        DecodeError::NotSubscribed {
+            event_type: "order.cancelled".into(),
+            consumes: vec![
+                "order.placed".into(),
+                "customer.updated".into(),
+                "erp.order-synced".into()
+            ],
         }
     );
+    assert_eq!(unknown_type.kind(), "not_subscribed");
 
     let unknown_version = decode_err(&v2_with(|v| {
         v["dataversion"] = json!(7);
@@ -214,7 +220,7 @@ fn business_rules_are_checked_with_a_path() {
 
 #[test]
 fn unknown_payload_fields_and_extensions_are_tolerated() {
-    let e = decode(
+    let e = decode::<DomainEvent>(
         &v2_with(|v| {
             v["data"]["giftWrap"] = json!(true);
             v["partnerextension"] = json!("x");
@@ -228,7 +234,7 @@ fn unknown_payload_fields_and_extensions_are_tolerated() {
 #[test]
 fn bare_payload_decodes_with_a_configured_type() {
     let v: Value = serde_json::from_slice(&fixture("switchyard-customer-updated-v1.json")).unwrap();
-    let event = decode_data(
+    let event = decode_data::<DomainEvent>(
         "customer.updated",
         1,
         v["data"].clone(),
@@ -241,7 +247,7 @@ fn bare_payload_decodes_with_a_configured_type() {
 
 #[test]
 fn caused_by_keeps_the_correlation_and_sets_causation() {
-    let cause = decode(
+    let cause = decode::<DomainEvent>(
         &fixture("switchyard-order-placed-v2.json"),
         &DecodeOptions::default(),
     )

@@ -88,6 +88,8 @@ pub struct FunctionStats {
     pub parked: u64,
     /// Duplicates acknowledged without running.
     pub duplicates: u64,
+    /// Events outside the function's set, acknowledged by its policy.
+    pub ignored: u64,
 }
 
 /// Shared counters.
@@ -105,6 +107,7 @@ impl Stats {
                 match o {
                     Outcome::Handled => s.successes += 1,
                     Outcome::Duplicate => s.duplicates += 1,
+                    Outcome::Ignored { .. } => s.ignored += 1,
                     Outcome::Parked { .. } => s.parked += 1,
                     Outcome::Retry { .. } | Outcome::NotStarted { .. } => s.failures += 1,
                 }

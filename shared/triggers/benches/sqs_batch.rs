@@ -9,24 +9,25 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use switchyard_contracts::Envelope;
 use switchyard_contracts::events::OrderPlacedV2;
-use switchyard_contracts::{DomainEvent, Envelope};
 use switchyard_idempotency::{IdempotencyConfig, MemoryStore, StoreOptions};
 use switchyard_triggers::sqs::{SqsAdapter, SqsAdapterConfig};
-use switchyard_triggers::{Context, Handler, HandlerError, Idempotency};
+use switchyard_triggers::{Context, Handled, Handler, HandlerError, Idempotency};
 
 struct Trivial;
 
 #[async_trait::async_trait]
 impl Handler for Trivial {
+    type Event = OrderPlacedV2;
     type Output = u32;
 
     async fn handle(
         &self,
-        _event: Envelope<DomainEvent>,
+        _event: Envelope<OrderPlacedV2>,
         _ctx: Context,
-    ) -> Result<u32, HandlerError> {
-        Ok(1)
+    ) -> Result<Handled<u32>, HandlerError> {
+        Ok(1.into())
     }
 }
 

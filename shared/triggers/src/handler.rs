@@ -2,12 +2,15 @@
 //! upcast envelope and a context, and says *done*, *retry* or *park*.
 //! It knows no trigger and imports no cloud SDK.
 
+use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_contracts::{Envelope, EventSet};
+use switchyard_publish::OutgoingEvent;
 
 /// What a handler receives besides the event.
 #[derive(Debug, Clone)]
@@ -77,9 +80,51 @@ impl HandlerError {
     }
 }
 
-/// A trigger-agnostic business handler.
+/// What a successful run returns: the output (stored by the idempotency
+/// layer and returned again for duplicates) and the events the handler wants
+/// published. The adapter publishes them after the handler returns and
+/// before it marks the message done, so a message whose events were not all
+/// accepted is retried; their ids are the envelopes' own, so a retry
+/// republishes the same ids and downstream idempotency absorbs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled<O> {
+    /// The output.
+    pub output: O,
+    /// The events to publish, in order.
+    pub publish: Vec<OutgoingEvent>,
+}
+
+impl<O> Handled<O> {
+    /// An output with nothing to publish.
+    pub fn new(output: O) -> Self {
+        Handled {
+            output,
+            publish: Vec::new(),
+        }
+    }
+
+    /// Adds an event to publish.
+    #[must_use]
+    pub fn publishing(mut self, event: OutgoingEvent) -> Self {
+        self.publish.push(event);
+        self
+    }
+}
+
+impl<O> From<O> for Handled<O> {
+    fn from(output: O) -> Self {
+        Handled::new(output)
+    }
+}
+
+/// A trigger-agnostic business handler over one event type or an event set
+/// ([`EventSet`]). Events outside the set never reach it: the function's
+/// [`Unsubscribed`](crate::pipeline::Unsubscribed) policy handles them.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
+    /// What it consumes: one event type (`OrderPlacedV2`) or a set.
+    type Event: EventSet;
+
     /// What a successful run returns; stored by the idempotency layer and
     /// returned again for duplicates.
     type Output: Serialize + DeserializeOwned + Send + Sync + 'static;
@@ -87,20 +132,69 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one event.
     async fn handle(
         &self,
-        event: Envelope<DomainEvent>,
+        event: Envelope<Self::Event>,
         ctx: Context,
-    ) -> Result<Self::Output, HandlerError>;
+    ) -> Result<Handled<Self::Output>, HandlerError>;
 }
 
 #[async_trait::async_trait]
 impl<H: Handler> Handler for Arc<H> {
+    type Event = H::Event;
     type Output = H::Output;
 
     async fn handle(
         &self,
-        event: Envelope<DomainEvent>,
+        event: Envelope<H::Event>,
         ctx: Context,
-    ) -> Result<Self::Output, HandlerError> {
+    ) -> Result<Handled<H::Output>, HandlerError> {
         (**self).handle(event, ctx).await
+    }
+}
+
+/// A handler made from an async closure; see [`handler_fn`].
+pub struct HandlerFn<F, E, O> {
+    f: F,
+    _types: PhantomData<fn(E) -> O>,
+}
+
+/// A handler from an async closure, for the simple case (as
+/// `lambda_runtime::service_fn`): the event type is the closure's argument.
+///
+/// ```
+/// use switchyard_contracts::Envelope;
+/// use switchyard_contracts::events::OrderPlacedV2;
+/// use switchyard_triggers::{Context, HandlerError, handler_fn};
+///
+/// let handler = handler_fn(|event: Envelope<OrderPlacedV2>, _ctx: Context| async move {
+///     Ok::<_, HandlerError>(event.data.order_id)
+/// });
+/// # let _ = handler;
+/// ```
+pub fn handler_fn<F, E, O, Fut>(f: F) -> HandlerFn<F, E, O>
+where
+    F: Fn(Envelope<E>, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, HandlerError>> + Send,
+    E: EventSet,
+    O: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    HandlerFn {
+        f,
+        _types: PhantomData,
+    }
+}
+
+#[async_trait::async_trait]
+impl<F, E, O, Fut> Handler for HandlerFn<F, E, O>
+where
+    F: Fn(Envelope<E>, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, HandlerError>> + Send,
+    E: EventSet,
+    O: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Event = E;
+    type Output = O;
+
+    async fn handle(&self, event: Envelope<E>, ctx: Context) -> Result<Handled<O>, HandlerError> {
+        (self.f)(event, ctx).await.map(Handled::new)
     }
 }

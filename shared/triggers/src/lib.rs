@@ -11,6 +11,8 @@ pub mod pipeline;
 pub mod servicebus;
 pub mod sqs;
 
-pub use handler::{Context, Handler, HandlerError};
+pub use handler::{Context, Handled, Handler, HandlerError, HandlerFn, handler_fn};
 pub use layers::Idempotency;
-pub use pipeline::{BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings};
+pub use pipeline::{
+    BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings, Unsubscribed,
+};

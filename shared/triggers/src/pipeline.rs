@@ -9,12 +9,11 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use switchyard_contracts::{
-    DecodeError, DecodeOptions, DomainEvent, Envelope, decode, decode_data,
-};
+use switchyard_contracts::{DecodeError, DecodeOptions, Envelope, decode, decode_data};
+use switchyard_publish::{PublishOutcome, Publisher};
 use tracing::Instrument;
 
-use crate::handler::{Context, Handler, HandlerError};
+use crate::handler::{Context, Handled, Handler, HandlerError};
 use crate::layers::{Claim, Idempotency, Settlement, catch_panic, cause_of, span_for};
 use crate::park::{ParkTarget, ParkedMessage, bounded_reason};
 
@@ -31,6 +30,19 @@ pub struct BarePayload {
     pub source: String,
 }
 
+/// What a function does with an event whose type it does not consume.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// Acknowledge it without running the handler; counted as ignored.
+    /// For functions on a shared bus or topic that see more than they need.
+    Ignore,
+    /// Park it with kind `not_subscribed` (the default: a queue that
+    /// receives what its function does not handle is a wiring error, and
+    /// parking loses nothing).
+    #[default]
+    Park,
+}
+
 /// Settings shared by every adapter.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
@@ -44,6 +56,8 @@ pub struct PipelineSettings {
     pub max_concurrency: usize,
     /// Start no message when less than this is left before the deadline.
     pub deadline_margin: Duration,
+    /// What happens to events outside the handler's set.
+    pub unsubscribed: Unsubscribed,
 }
 
 impl PipelineSettings {
@@ -55,6 +69,7 @@ impl PipelineSettings {
             bare_payload: None,
             max_concurrency: 10,
             deadline_margin: Duration::from_secs(2),
+            unsubscribed: Unsubscribed::Park,
         }
     }
 }
@@ -81,6 +96,12 @@ pub enum Outcome {
     Handled,
     /// A completed duplicate: acknowledged without running.
     Duplicate,
+    /// Not a type the function consumes, and its policy is to ignore it:
+    /// acknowledged without running.
+    Ignored {
+        /// The event type.
+        event_type: String,
+    },
     /// Parked with its reason.
     Parked {
         /// The bounded error kind.
@@ -121,11 +142,15 @@ pub struct Pipeline<H: Handler> {
     settings: PipelineSettings,
     idempotency: Option<Idempotency>,
     park: Option<Arc<dyn ParkTarget>>,
+    publisher: Option<Arc<dyn Publisher>>,
 }
 
-struct Item {
+/// One FIFO group's messages with their positions in the batch.
+type Group<E> = Vec<(usize, Item<E>)>;
+
+struct Item<E> {
     delivery: Delivery,
-    decoded: Result<Envelope<DomainEvent>, DecodeError>,
+    decoded: Result<Envelope<E>, DecodeError>,
     claim: Claim,
 }
 
@@ -143,7 +168,22 @@ impl<H: Handler> Pipeline<H> {
             settings,
             idempotency: None,
             park: None,
+            publisher: None,
         }
+    }
+
+    /// Publishes the events handlers return in [`Handled::publish`] there.
+    #[must_use]
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    /// Sets the policy for events outside the handler's set.
+    #[must_use]
+    pub fn with_unsubscribed(mut self, policy: Unsubscribed) -> Self {
+        self.settings.unsubscribed = policy;
+        self
     }
 
     /// Guards the handler with an idempotency store.
@@ -174,7 +214,7 @@ impl<H: Handler> Pipeline<H> {
     }
 
     /// Decodes a body as an envelope, or as a bare payload when configured.
-    pub fn decode(&self, body: &str) -> Result<Envelope<DomainEvent>, DecodeError> {
+    pub fn decode(&self, body: &str) -> Result<Envelope<H::Event>, DecodeError> {
         match &self.settings.bare_payload {
             None => {
                 // An EventBridge rule's SQS target without `InputPath: $.detail`
@@ -201,14 +241,14 @@ impl<H: Handler> Pipeline<H> {
                         path: "data".to_owned(),
                         message: e.to_string(),
                     })?;
-                let data =
+                let data: H::Event =
                     decode_data(&bare.event_type, bare.version, value, &self.settings.decode)?;
                 // Deterministic id: redeliveries and resends of the same
                 // payload share it, so the idempotency layer dedupes them.
                 let digest =
                     Sha256::digest(format!("{}\n{}\n{body}", bare.event_type, bare.version));
                 let id: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-                Ok(Envelope::from_domain(bare.source.clone(), data).with_id(format!("bare-{id}")))
+                Ok(Envelope::new(bare.source.clone(), data).with_id(format!("bare-{id}")))
             }
         }
     }
@@ -221,10 +261,10 @@ impl<H: Handler> Pipeline<H> {
         ordering: Ordering,
     ) -> Vec<Outcome> {
         let decoded: Vec<_> = deliveries.iter().map(|d| self.decode(&d.body)).collect();
-        let refs: Vec<Option<&Envelope<DomainEvent>>> =
+        let refs: Vec<Option<&Envelope<H::Event>>> =
             decoded.iter().map(|d| d.as_ref().ok()).collect();
         let claims = crate::layers::claim_batch(self.idempotency.as_ref(), &refs, deadline).await;
-        let items: Vec<Item> = deliveries
+        let items: Vec<Item<H::Event>> = deliveries
             .into_iter()
             .zip(decoded)
             .zip(claims)
@@ -246,7 +286,7 @@ impl<H: Handler> Pipeline<H> {
                 .await
             }
             Ordering::InOrderPerGroup => {
-                let mut groups: BTreeMap<String, Vec<(usize, Item)>> = BTreeMap::new();
+                let mut groups: BTreeMap<String, Group<H::Event>> = BTreeMap::new();
                 let total = items.len();
                 for (i, item) in items.into_iter().enumerate() {
                     let key = item.delivery.group.clone().unwrap_or_default();
@@ -298,7 +338,7 @@ impl<H: Handler> Pipeline<H> {
 
     async fn process_group(
         &self,
-        group: Vec<(usize, Item)>,
+        group: Group<H::Event>,
         deadline: SystemTime,
     ) -> Vec<(usize, Ran)> {
         let mut out = Vec::with_capacity(group.len());
@@ -328,7 +368,7 @@ impl<H: Handler> Pipeline<H> {
         out
     }
 
-    async fn process(&self, item: Item, deadline: SystemTime) -> Ran {
+    async fn process(&self, item: Item<H::Event>, deadline: SystemTime) -> Ran {
         let Item {
             delivery,
             decoded,
@@ -342,6 +382,12 @@ impl<H: Handler> Pipeline<H> {
         async move {
             let event = match decoded {
                 Ok(e) => e,
+                Err(DecodeError::NotSubscribed { event_type, .. })
+                    if self.settings.unsubscribed == Unsubscribed::Ignore =>
+                {
+                    tracing::info!(%event_type, "not a type this function consumes; ignored");
+                    return Ran::Outcome(Outcome::Ignored { event_type });
+                }
                 Err(err) => return Ran::Outcome(self.park(&delivery, err.kind(), &err.to_string()).await),
             };
             let key = match claim {
@@ -398,7 +444,10 @@ impl<H: Handler> Pipeline<H> {
                 message_id: delivery.message_id.clone(),
             };
             let cause = cause_of(&event);
-            let run = switchyard_publish::with_cause(cause, catch_panic(self.handler.handle(event, ctx)));
+            let run = switchyard_publish::with_cause(cause, async {
+                let handled = catch_panic(self.handler.handle(event, ctx)).await?;
+                self.publish(handled).await
+            });
             let result = match tokio::time::timeout(budget, run).await {
                 Ok(r) => r,
                 Err(_) => Err(HandlerError::transient(format!(
@@ -427,6 +476,35 @@ impl<H: Handler> Pipeline<H> {
         }
         .instrument(span)
         .await
+    }
+
+    /// Publishes what the handler asked for; a message whose events were not
+    /// all accepted is retried.
+    async fn publish(&self, handled: Handled<H::Output>) -> Result<H::Output, HandlerError> {
+        let Handled { output, publish } = handled;
+        if publish.is_empty() {
+            return Ok(output);
+        }
+        let Some(publisher) = &self.publisher else {
+            return Err(HandlerError::transient(
+                "the handler returned events to publish but the function has no publisher",
+            ));
+        };
+        let count = publish.len();
+        let outcomes = publisher
+            .publish(publish)
+            .await
+            .map_err(|e| HandlerError::transient(format!("could not publish: {e}")))?;
+        let failed = outcomes
+            .iter()
+            .filter(|o| matches!(o, PublishOutcome::Failed { .. }))
+            .count();
+        if failed > 0 {
+            return Err(HandlerError::transient(format!(
+                "{failed} of {count} events were not accepted by the publisher"
+            )));
+        }
+        Ok(output)
     }
 
     async fn park(&self, delivery: &Delivery, kind: &str, reason: &str) -> Outcome {

@@ -195,7 +195,7 @@ pub(crate) fn envelope(
         .filter(|c| !c.trim().is_empty())
         .map_or_else(|| id.clone(), str::to_owned);
     Ok(
-        Envelope::from_domain(source(parts.provider, parts.organisation), data)
+        Envelope::new(source(parts.provider, parts.organisation), data)
             .with_id(id)
             .with_correlation_id(correlation)
             .with_time(parts.time),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use switchyard_contracts::catalog::known_versions;
-use switchyard_contracts::{DecodeError, DecodeOptions, decode_data, decode_value};
+use switchyard_contracts::{DecodeError, DecodeOptions, DomainEvent, decode_data, decode_value};
 
 use crate::error::MapError;
 use crate::mapped::{
@@ -73,12 +73,15 @@ pub(crate) fn map(
     };
     let mut mapped = Mapped::default();
     let env = match body {
-        PassThrough::Envelope(value) => match decode_value(value, &decode_options) {
+        PassThrough::Envelope(value) => match decode_value::<DomainEvent>(value, &decode_options) {
             Ok(env) => {
                 validate(&env.data)?;
                 env
             }
-            Err(DecodeError::UnknownType { event_type, .. }) => {
+            Err(
+                DecodeError::UnknownType { event_type, .. }
+                | DecodeError::NotSubscribed { event_type, .. },
+            ) => {
                 mapped.unmapped.push(Unmapped {
                     delivery_id: delivery_id.to_owned(),
                     kind: event_type.chars().take(64).collect(),

@@ -12,6 +12,9 @@ pub use order_placed::{OrderLine, OrderPlacedV1, OrderPlacedV2, UpcastError};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::decode::{DecodeError, DecodeOptions};
 
 /// One version of one event type.
 pub trait Event: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static {
@@ -29,6 +32,29 @@ pub trait Event: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'stat
     /// returns the JSON path below `data` and what is wrong.
     fn validate(&self) -> Result<(), Invalid> {
         Ok(())
+    }
+
+    /// The older versions of this type that [`Event::upcast_from`] reads,
+    /// oldest first. Empty (the default): only [`Event::VERSION`] is read.
+    const UPCASTS_FROM: &'static [u32] = &[];
+
+    /// Decodes `data` written at an older `version` (one of
+    /// [`Event::UPCASTS_FROM`]) and upcasts it to this version. Every value
+    /// the old version lacks comes from `options`, never from a default.
+    ///
+    /// # Errors
+    /// [`DecodeError::UnknownVersion`] by default; the upcaster's own errors.
+    fn upcast_from(
+        version: u32,
+        data: Value,
+        options: &DecodeOptions,
+    ) -> Result<Self, DecodeError> {
+        let _ = (data, options);
+        Err(DecodeError::UnknownVersion {
+            event_type: Self::TYPE.to_owned(),
+            version,
+            known: vec![Self::VERSION],
+        })
     }
 }
 

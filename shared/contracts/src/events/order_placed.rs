@@ -2,8 +2,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{Event, Invalid};
+use crate::decode::{DecodeError, DecodeOptions};
 use crate::money::{Amount, Currency};
 
 /// `order.placed` v1: an order was placed. Legacy: the total carries no
@@ -98,6 +100,28 @@ impl Event for OrderPlacedV1 {
 impl Event for OrderPlacedV2 {
     const TYPE: &'static str = "order.placed";
     const VERSION: u32 = 2;
+    const UPCASTS_FROM: &'static [u32] = &[1];
+
+    fn upcast_from(
+        version: u32,
+        data: Value,
+        options: &DecodeOptions,
+    ) -> Result<Self, DecodeError> {
+        match version {
+            1 => crate::decode::payload::<OrderPlacedV1>(data)?
+                .upcast(options.order_placed_v1_currency)
+                .map_err(|e| DecodeError::Upcast {
+                    event_type: Self::TYPE.to_owned(),
+                    from: 1,
+                    reason: e.to_string(),
+                }),
+            _ => Err(DecodeError::UnknownVersion {
+                event_type: Self::TYPE.to_owned(),
+                version,
+                known: vec![1, 2],
+            }),
+        }
+    }
 
     fn subject(&self) -> Option<String> {
         Some(self.order_id.clone())

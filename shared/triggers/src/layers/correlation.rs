@@ -2,14 +2,14 @@
 //! searches by, and the publisher's cause so outgoing events inherit the
 //! correlation id and name this event as their cause.
 
-use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_contracts::Envelope;
 use switchyard_publish::Cause;
 
 /// The span every message is handled in.
-pub(crate) fn span_for(
+pub(crate) fn span_for<E>(
     function: &str,
     message_id: &str,
-    event: Option<&Envelope<DomainEvent>>,
+    event: Option<&Envelope<E>>,
 ) -> tracing::Span {
     let span = tracing::info_span!(
         "message",
@@ -32,7 +32,7 @@ pub(crate) fn span_for(
 }
 
 /// The cause the publisher attaches to events published while handling `event`.
-pub(crate) fn cause_of(event: &Envelope<DomainEvent>) -> Cause {
+pub(crate) fn cause_of<E>(event: &Envelope<E>) -> Cause {
     Cause {
         event_id: event.id.clone(),
         correlation_id: event.correlationid.clone(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use switchyard_contracts::{DomainEvent, Envelope};
+use switchyard_contracts::Envelope;
 use switchyard_idempotency::{
     ClaimOutcome, ClaimRequest, Completion, IdempotencyConfig, IdempotencyStore,
 };
@@ -46,9 +46,9 @@ pub(crate) enum Claim {
 }
 
 /// Claims keys for every decoded event in one call.
-pub(crate) async fn claim_batch(
+pub(crate) async fn claim_batch<E: serde::Serialize>(
     idem: Option<&Idempotency>,
-    events: &[Option<&Envelope<DomainEvent>>],
+    events: &[Option<&Envelope<E>>],
     deadline: SystemTime,
 ) -> Vec<Claim> {
     let Some(idem) = idem else {

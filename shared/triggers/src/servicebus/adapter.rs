@@ -77,6 +77,14 @@ impl<H: Handler> ServiceBusAdapter<H> {
         ServiceBusAdapter { pipeline, config }
     }
 
+    /// Adjusts the pipeline: a publisher for returned events, the
+    /// unsubscribed-event policy, ...
+    #[must_use]
+    pub fn with_pipeline(mut self, f: impl FnOnce(Pipeline<H>) -> Pipeline<H>) -> Self {
+        self.pipeline = f(self.pipeline);
+        self
+    }
+
     /// Guards the handler with an idempotency store (keyed on the envelope id).
     #[must_use]
     pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
@@ -169,6 +177,12 @@ impl<H: Handler> ServiceBusAdapter<H> {
                 200,
                 format!(
                     "{function}: message {message_id} is a duplicate; acknowledged without running"
+                ),
+            ),
+            Outcome::Ignored { event_type } => (
+                200,
+                format!(
+                    "{function}: message {message_id} ({event_type}) is not consumed here; ignored"
                 ),
             ),
             Outcome::Parked { kind } => (

@@ -59,6 +59,14 @@ impl<H: Handler> SqsAdapter<H> {
         self
     }
 
+    /// Adjusts the pipeline: a publisher for returned events, the
+    /// unsubscribed-event policy, ...
+    #[must_use]
+    pub fn with_pipeline(mut self, f: impl FnOnce(Pipeline<H>) -> Pipeline<H>) -> Self {
+        self.pipeline = f(self.pipeline);
+        self
+    }
+
     /// Guards the handler with an idempotency store.
     #[must_use]
     pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {

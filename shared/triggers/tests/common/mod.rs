@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchyard_contracts::{DomainEvent, Envelope};
-use switchyard_triggers::{Context, Handler, HandlerError};
+use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
 /// A handler whose behaviour is chosen by the order/customer id, recording
 /// every call.
@@ -23,13 +23,14 @@ impl Scripted {
 
 #[async_trait::async_trait]
 impl Handler for Scripted {
+    type Event = DomainEvent;
     type Output = String;
 
     async fn handle(
         &self,
         event: Envelope<DomainEvent>,
         ctx: Context,
-    ) -> Result<String, HandlerError> {
+    ) -> Result<Handled<String>, HandlerError> {
         self.calls.lock().unwrap().push(event.id.clone());
         self.contexts.lock().unwrap().push(ctx);
         let id = match &event.data {
@@ -37,7 +38,7 @@ impl Handler for Scripted {
             DomainEvent::CustomerUpdated(c) => c.customer_id.clone(),
             DomainEvent::ErpOrderSynced(s) => s.order_id.clone(),
         };
-        match id.as_str() {
+        let result = match id.as_str() {
             "FAIL-TRANSIENT" => Err(HandlerError::transient("ERP answered 503")),
             "REJECT" => Err(HandlerError::permanent(
                 "rejected_by_erp",
@@ -49,6 +50,7 @@ impl Handler for Scripted {
                 Ok(format!("done {id}"))
             }
             _ => Ok(format!("done {id}")),
-        }
+        };
+        result.map(Handled::new)
     }
 }
