@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchyard_testkit::erp::ErpStub;
+use switchyard_local::erp::ErpStub;
 
 /// Stops a child by its PID (SIGKILL to that process only) when dropped.
 struct StopOnDrop(Child);

@@ -14,8 +14,8 @@ use aws_sdk_sqs::types::{
 use serde_json::{Value, json};
 use switchyard_erp_sync::{Config, PublishSpec, StoreSpec, build_adapter};
 use switchyard_idempotency::{DynamoDbStore, StoreOptions};
+use switchyard_local::erp::ErpStub;
 use switchyard_publish::{InMemoryPublisher, Publisher};
-use switchyard_testkit::erp::ErpStub;
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
 use switchyard_testkit::moto::create_queue;
 use switchyard_triggers::park::attributes;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::erp::ErpStub;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use base64::Engine;
@@ -13,7 +14,6 @@ use serde_json::{Value, json};
 use switchyard_audit_log::{AuditRecord, AuditStore, AuditStoreError, Recorded};
 use switchyard_idempotency::{IdempotencyConfig, MemoryStore, StoreOptions};
 use switchyard_publish::{InMemoryPublisher, Publisher};
-use switchyard_testkit::erp::ErpStub;
 use switchyard_triggers::Idempotency;
 use switchyard_triggers::eventbridge::{EventBridgeAdapter, EventBridgeAdapterConfig};
 use switchyard_triggers::sqs::{InMemorySqs, SqsAdapter, SqsAdapterConfig, SqsApi};

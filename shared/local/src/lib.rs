@@ -5,8 +5,10 @@
 pub mod audit;
 pub mod bus;
 pub mod demo;
+pub mod erp;
 pub mod invoke;
 pub mod queue;
+pub mod sqs;
 pub mod stack;
 pub mod template;
 pub mod webhook;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::erp::ErpState;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::Router;
@@ -17,17 +18,15 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use switchyard_idempotency::{EmbeddedStore, IdempotencyConfig, IdempotencyStore, StoreOptions};
 use switchyard_publish::Publisher;
-use switchyard_testkit::erp::ErpState;
 use switchyard_triggers::eventbridge::{EventBridgeAdapter, EventBridgeAdapterConfig};
-use switchyard_triggers::sqs::{
-    BackoffConfig, SentMessage, SqsAdapter, SqsAdapterConfig, SqsApi, SqsApiError, VisibilityChange,
-};
+use switchyard_triggers::sqs::{BackoffConfig, SqsAdapter, SqsAdapterConfig, SqsApi};
 use switchyard_triggers::{Idempotency, Outcome};
 use tokio::sync::watch;
 
 use crate::audit::LocalAuditStore;
 use crate::bus::{LocalBus, LocalBusPublisher, target_queue};
 use crate::queue::{LocalQueues, Received};
+pub use crate::sqs::{LocalSqs, local_arn, local_url};
 use crate::template::{self, QueueSpec, StackSpec, TargetSpec};
 
 /// The stack could not start.
@@ -118,56 +117,6 @@ impl Stats {
     /// Counters per function.
     pub fn functions(&self) -> BTreeMap<String, FunctionStats> {
         self.functions.lock().map(|f| f.clone()).unwrap_or_default()
-    }
-}
-
-/// [`SqsApi`] onto the local queues: park URLs are `local:<queue>`,
-/// receipt handles are the local queues' own.
-#[derive(Clone)]
-pub struct LocalSqs {
-    queues: LocalQueues,
-}
-
-/// The URL the adapters use for a local queue.
-pub fn local_url(queue: &str) -> String {
-    format!("local:{queue}")
-}
-
-/// The ARN the adapters see for a local queue.
-pub fn local_arn(queue: &str) -> String {
-    format!("arn:aws:sqs:local:000000000000:{queue}")
-}
-
-#[async_trait::async_trait]
-impl SqsApi for LocalSqs {
-    async fn send_message(&self, message: SentMessage) -> Result<(), SqsApiError> {
-        let queue = message
-            .queue_url
-            .strip_prefix("local:")
-            .unwrap_or(&message.queue_url);
-        self.queues
-            .send(queue, &message.body, message.attributes)
-            .map(drop)
-            .map_err(|e| SqsApiError {
-                operation: "SendMessage",
-                message: e.to_string(),
-            })
-    }
-
-    async fn change_visibility(
-        &self,
-        _queue_arn: &str,
-        changes: Vec<VisibilityChange>,
-    ) -> Result<(), SqsApiError> {
-        for c in changes {
-            self.queues
-                .change_visibility(&c.receipt_handle, c.timeout)
-                .map_err(|e| SqsApiError {
-                    operation: "ChangeMessageVisibility",
-                    message: e.to_string(),
-                })?;
-        }
-        Ok(())
     }
 }
 
@@ -346,9 +295,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
 
     let bus = Arc::new(LocalBus::new(spec.rules.clone(), queues.clone()));
     let publisher: Arc<dyn Publisher> = Arc::new(LocalBusPublisher::new(bus.clone()));
-    let sqs: Arc<dyn SqsApi> = Arc::new(LocalSqs {
-        queues: queues.clone(),
-    });
+    let sqs: Arc<dyn SqsApi> = Arc::new(LocalSqs::new(queues.clone()));
     let handle = StackHandle {
         queues: queues.clone(),
         bus,

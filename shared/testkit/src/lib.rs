@@ -8,7 +8,6 @@
 
 use std::env;
 
-pub mod erp;
 pub mod esm;
 pub mod moto;
 pub mod servicebus_fake;

@@ -10,10 +10,10 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde_json::{Value, json};
 use switchyard_azure_app::{Config, app, build};
+use switchyard_local::erp::ErpStub;
 use switchyard_publish::servicebus::{
     ConnectionString, LockedMessage, ServiceBusHttpClient, ServiceBusReceiver,
 };
-use switchyard_testkit::erp::ErpStub;
 use switchyard_testkit::servicebus_fake::{
     CorrelationFilter, Filter, QueueOptions, ReceiveSettings, Right, ServiceBusFake, TopicOptions,
 };

@@ -1,5 +1,5 @@
-//! A stub ERP HTTP API that records every call, for tests: the reference
-//! integration's `erp-sync` function upserts orders and customers into it.
+//! The ERP stub of the local stack (and of tests): an HTTP API that records
+//! every call; the reference integration's `erp-sync` upserts orders and customers into it.
 //!
 //! `PUT /orders/{id}`: 201 `{"erpOrderNumber": "ERP-000001", "outcome": "created"}`
 //! the first time an `Idempotency-Key` is seen, 200 with `"unchanged"` and
