@@ -1,0 +1,151 @@
+//! Running a batch: decode every message, claim the batch's idempotency
+//! keys in one call, schedule the messages ([`Ordering`]: concurrently, or
+//! in order within each FIFO group) and settle the claims afterwards.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use futures_util::StreamExt;
+use switchyard_contracts::{DecodeError, Envelope};
+
+use crate::handler::Handler;
+use crate::layers::{Claim, Settlement};
+use crate::pipeline::builder::Pipeline;
+use crate::pipeline::message::{Delivery, Outcome};
+use crate::pipeline::process::{Ran, ran_outcome};
+
+/// How a batch is scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ordering {
+    /// Any order, up to `max_concurrency` at once (standard queues).
+    Concurrent,
+    /// Strictly in order within a message group; after the first failure
+    /// in a group the rest of it is not started; groups run concurrently.
+    InOrderPerGroup,
+}
+
+/// One FIFO group's messages with their positions in the batch.
+type Group<E> = Vec<(usize, Item<E>)>;
+
+pub(crate) struct Item<E> {
+    pub(crate) delivery: Delivery,
+    pub(crate) decoded: Result<Envelope<E>, DecodeError>,
+    pub(crate) claim: Claim,
+}
+
+impl<H: Handler> Pipeline<H> {
+    /// Runs a batch; one outcome per delivery, in order.
+    pub async fn run_batch(
+        &self,
+        deliveries: Vec<Delivery>,
+        deadline: SystemTime,
+        ordering: Ordering,
+    ) -> Vec<Outcome> {
+        let decoded: Vec<_> = deliveries.iter().map(|d| self.decode(&d.body)).collect();
+        let refs: Vec<Option<&Envelope<H::Event>>> =
+            decoded.iter().map(|d| d.as_ref().ok()).collect();
+        let claims = crate::layers::claim_batch(self.idempotency.as_ref(), &refs, deadline).await;
+        let items: Vec<Item<H::Event>> = deliveries
+            .into_iter()
+            .zip(decoded)
+            .zip(claims)
+            .map(|((delivery, decoded), claim)| Item {
+                delivery,
+                decoded,
+                claim,
+            })
+            .collect();
+
+        let limit = self.settings.max_concurrency.max(1);
+        let results: Vec<Ran> = match ordering {
+            Ordering::Concurrent => {
+                futures_util::stream::iter(
+                    items.into_iter().map(|item| self.process(item, deadline)),
+                )
+                .buffered(limit)
+                .collect()
+                .await
+            }
+            Ordering::InOrderPerGroup => {
+                let mut groups: BTreeMap<String, Group<H::Event>> = BTreeMap::new();
+                let total = items.len();
+                for (i, item) in items.into_iter().enumerate() {
+                    let key = item.delivery.group.clone().unwrap_or_default();
+                    groups.entry(key).or_default().push((i, item));
+                }
+                let per_group = futures_util::stream::iter(
+                    groups
+                        .into_values()
+                        .map(|g| self.process_group(g, deadline)),
+                )
+                .buffer_unordered(limit)
+                .collect::<Vec<_>>()
+                .await;
+                let mut slots: Vec<Option<Ran>> = (0..total).map(|_| None).collect();
+                for (i, ran) in per_group.into_iter().flatten() {
+                    slots[i] = Some(ran);
+                }
+                slots
+                    .into_iter()
+                    .map(|s| {
+                        s.unwrap_or(Ran::Outcome(Outcome::NotStarted {
+                            reason: "not scheduled".to_owned(),
+                        }))
+                    })
+                    .collect()
+            }
+        };
+
+        let mut settlement = Settlement::default();
+        let outcomes = results
+            .into_iter()
+            .map(|ran| match ran {
+                Ran::Outcome(o) => o,
+                Ran::Completed(o, key, response) => {
+                    settlement
+                        .completions
+                        .push(switchyard_idempotency::Completion { key, response });
+                    o
+                }
+                Ran::Release(o, key) => {
+                    settlement.releases.push(key);
+                    o
+                }
+            })
+            .collect();
+        settlement.settle(self.idempotency.as_ref()).await;
+        outcomes
+    }
+
+    async fn process_group(
+        &self,
+        group: Group<H::Event>,
+        deadline: SystemTime,
+    ) -> Vec<(usize, Ran)> {
+        let mut out = Vec::with_capacity(group.len());
+        let mut failed: Option<String> = None;
+        for (i, item) in group {
+            let ran = match &failed {
+                Some(id) => {
+                    let outcome = Outcome::NotStarted {
+                        reason: format!("an earlier message of its FIFO group failed ({id})"),
+                    };
+                    match item.claim {
+                        Claim::Owned(key) => Ran::Release(outcome, key),
+                        _ => Ran::Outcome(outcome),
+                    }
+                }
+                None => {
+                    let id = item.delivery.message_id.clone();
+                    let ran = self.process(item, deadline).await;
+                    if ran_outcome(&ran).needs_retry() {
+                        failed = Some(id);
+                    }
+                    ran
+                }
+            };
+            out.push((i, ran));
+        }
+        out
+    }
+}
