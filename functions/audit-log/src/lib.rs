@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-mod config;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+mod function;
 
 use std::sync::Arc;
 
@@ -13,7 +16,7 @@ use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1};
 use switchyard_contracts::{Envelope, event_set};
 use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
-pub use config::{Config, ConfigError, build_adapter, from_env};
+pub use function::{SETTINGS, build, function, open_audit_store};
 
 /// The function's name: its idempotency key prefix and log field.
 pub const FUNCTION_NAME: &str = "audit-log";
@@ -82,7 +85,7 @@ pub struct AuditStoreError(pub String);
 
 /// Where audit records go. Writing the same event twice writes once.
 #[async_trait::async_trait]
-pub trait AuditStore: Send + Sync {
+pub trait AuditStore: Send + Sync + 'static {
     /// Writes the record unless one exists for its event id.
     async fn record(&self, record: &AuditRecord) -> Result<Recorded, AuditStoreError>;
 }

@@ -11,10 +11,47 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::json;
 use switchyard_audit_log::dynamodb::DynamoDbAuditStore;
-use switchyard_audit_log::{AuditRecord, AuditStore, Config, Recorded, build_adapter};
-use switchyard_idempotency::StoreSpec;
+use switchyard_audit_log::{AuditRecord, AuditStore, Recorded};
+use switchyard_config::Settings;
 use switchyard_triggers::Outcome;
-use switchyard_triggers::eventbridge::EventBridgeAdapterConfig;
+use switchyard_triggers::eventbridge::EventBridgeRetry;
+use switchyard_triggers::registry::{App, MessageApp, Platform, Resources, Trigger};
+use switchyard_triggers::sqs::{AwsSqs, SqsApi};
+
+/// The registered audit-log, built by the same code as on Lambda from the
+/// settings a deployment sets (idempotency in memory).
+async fn audit_log(
+    aws: &aws_config::SdkConfig,
+    vars: &[(&str, &str)],
+) -> std::sync::Arc<dyn MessageApp> {
+    let function = switchyard_audit_log::function();
+    let mut pairs: Vec<(String, String)> = vec![("SWITCHYARD_IDEMPOTENCY".into(), "memory".into())];
+    pairs.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let settings = Settings::from_pairs(pairs).scoped(function.name);
+    let platform = Platform {
+        store: Some(switchyard_runtime::open_store(&function, &settings, Some(aws)).unwrap()),
+        settings,
+        publisher: std::sync::Arc::new(switchyard_runtime::NoPublisher),
+        sqs: Some(std::sync::Arc::new(AwsSqs::new(aws_sdk_sqs::Client::new(aws))) as std::sync::Arc<dyn SqsApi>),
+        servicebus: None,
+        triggers: vec![Trigger::EventBridge],
+        resources: Resources::new(),
+    };
+    match function.build(&platform).await.expect("build audit-log") {
+        App::Messages(app) => app,
+        App::Http(_) => panic!("audit-log is a message function"),
+    }
+}
+
+async fn handle(
+    app: &dyn MessageApp,
+    event: EventBridgeEvent,
+    deadline: SystemTime,
+) -> Result<Outcome, EventBridgeRetry> {
+    app.eventbridge(event, deadline)
+        .await
+        .expect("audit-log has an EventBridge trigger")
+}
 
 fn fixture(name: &str) -> EventBridgeEvent {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -81,31 +118,25 @@ async fn each_event_is_recorded_once_with_its_ids_and_digest() {
         .unwrap()
         .queue_url
         .unwrap();
-    let config = Config {
-        table: table.clone(),
-        store: StoreSpec::Memory,
-        store_expiry: Duration::from_secs(3600),
-        adapter: EventBridgeAdapterConfig {
-            park_queue_url: Some(park.clone()),
-            ..EventBridgeAdapterConfig::default()
-        },
-    };
-    let adapter = build_adapter(&config, &aws).unwrap();
+    let store = format!("dynamodb:{table}");
+    let adapter = audit_log(
+        &aws,
+        &[("AUDIT_STORE", &store), ("SWITCHYARD_PARK_QUEUE_URL", &park)],
+    )
+    .await;
     let deadline = || SystemTime::now() + Duration::from_secs(30);
 
     let synced = fixture("eventbridge-erp-order-synced.json");
     assert_eq!(
-        adapter.handle(synced.clone(), deadline()).await,
+        handle(adapter.as_ref(), synced.clone(), deadline()).await,
         Ok(Outcome::Handled)
     );
     assert_eq!(
-        adapter.handle(synced, deadline()).await,
+        handle(adapter.as_ref(), synced, deadline()).await,
         Ok(Outcome::Duplicate)
     );
     assert_eq!(
-        adapter
-            .handle(fixture("eventbridge-customer-updated.json"), deadline())
-            .await,
+        handle(adapter.as_ref(), fixture("eventbridge-customer-updated.json"), deadline()).await,
         Ok(Outcome::Handled)
     );
 
@@ -131,7 +162,7 @@ async fn each_event_is_recorded_once_with_its_ids_and_digest() {
         "correlationid": "c", "data": { "orderId": "O-9", "customerId": "C", "currency": "EUR", "lines": [], "total": "1.00", "placedAt": "2026-11-20T09:00:00Z" }
     });
     assert_eq!(
-        adapter.handle(order_placed, deadline()).await,
+        handle(adapter.as_ref(), order_placed, deadline()).await,
         Ok(Outcome::Parked {
             kind: "not_subscribed".into()
         })
@@ -189,19 +220,14 @@ async fn the_conditional_write_alone_keeps_duplicates_out() {
 #[tokio::test]
 async fn an_unreachable_table_is_a_transient_failure() {
     let aws = switchyard_testkit::aws_config().await;
-    let config = Config {
-        table: switchyard_testkit::unique_name("no-such-table"),
-        store: StoreSpec::Memory,
-        store_expiry: Duration::from_secs(3600),
-        adapter: EventBridgeAdapterConfig::default(),
-    };
-    let adapter = build_adapter(&config, &aws).unwrap();
-    let err = adapter
-        .handle(
-            fixture("eventbridge-customer-updated.json"),
-            SystemTime::now() + Duration::from_secs(30),
-        )
-        .await
-        .unwrap_err();
+    let store = format!("dynamodb:{}", switchyard_testkit::unique_name("no-such-table"));
+    let adapter = audit_log(&aws, &[("AUDIT_STORE", &store)]).await;
+    let err = handle(
+        adapter.as_ref(),
+        fixture("eventbridge-customer-updated.json"),
+        SystemTime::now() + Duration::from_secs(30),
+    )
+    .await
+    .unwrap_err();
     assert!(err.reason.contains("audit store unavailable"), "{err}");
 }

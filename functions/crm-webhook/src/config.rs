@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::HeaderName;
 use switchyard_contracts::Currency;
 use switchyard_contracts::catalog::known_versions;
-use switchyard_idempotency::StoreSpec;
+use switchyard_config::Settings;
 use switchyard_webhooks::dynamics::{DEFAULT_KEY_HEADER, DynamicsAuth};
 use switchyard_webhooks::hubspot::HubSpotAuth;
 use switchyard_webhooks::salesforce::SalesforceAuth;
@@ -23,39 +23,7 @@ pub const DEFAULT_DEDUPE_SECS: u64 = 3 * 24 * 3600;
 /// The default claim time of one delivery (a Lambda invocation's timeout).
 pub const DEFAULT_CLAIM_SECS: u64 = 30;
 
-/// A setting is missing or malformed, or a component could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A required variable is unset or empty.
-    #[error("environment variable {var} is not set ({what})")]
-    Missing {
-        /// The variable.
-        var: &'static str,
-        /// What it should hold.
-        what: &'static str,
-    },
-    /// A variable holds something unusable (the value is not repeated: it may be a secret).
-    #[error("environment variable {var} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No provider has a secret: every route would answer 404.
-    #[error(
-        "no webhook provider is configured: set at least one of SWITCHYARD_DYNAMICS_WEBHOOK_KEY, \
-         SWITCHYARD_HUBSPOT_CLIENT_SECRET, SWITCHYARD_SALESFORCE_ORG_IDS, \
-         SWITCHYARD_STANDARD_WEBHOOK_SECRET, SWITCHYARD_STRIPE_WEBHOOK_SECRET"
-    )]
-    NoProvider,
-    /// The publisher's settings are missing or malformed.
-    #[error(transparent)]
-    Publish(#[from] switchyard_publish::ConfigError),
-    /// The idempotency store could not be opened.
-    #[error("cannot open the idempotency store: {0}")]
-    Store(#[from] switchyard_idempotency::StoreError),
-}
+pub use switchyard_config::ConfigError;
 
 /// A pass-through provider (Standard Webhooks, Stripe-style): its secrets
 /// and the contract type a wrapper's payload is read as when the sender's
@@ -94,121 +62,93 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// `SWITCHYARD_PUBLIC_BASE_URL`: the URL the CRM calls, for schemes that sign the URI.
     pub public_base_url: Option<String>,
-    /// `SWITCHYARD_IDEMPOTENCY` (required).
-    pub store: StoreSpec,
-    /// `SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS` (default 3 days).
-    pub dedupe_window: Duration,
     /// `SWITCHYARD_WEBHOOK_CLAIM_SECS` (default 30).
     pub claim_ttl: Duration,
 }
 
-fn value(lookup: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<String> {
-    lookup(var)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-fn invalid(var: &'static str, reason: impl ToString) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        reason: reason.to_string(),
-    }
-}
-
 fn number<T: std::str::FromStr>(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    var: &'static str,
+    settings: &Settings,
+    var: &str,
     default: T,
 ) -> Result<T, ConfigError> {
-    match value(lookup, var) {
+    match settings.optional(var) {
         None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| invalid(var, format!("{v:?} is not a positive whole number"))),
+        Some(v) => v.parse().map_err(|_| {
+            ConfigError::invalid(
+                settings.source_of(var),
+                format!("{v:?} is not a positive whole number"),
+            )
+        }),
     }
 }
 
-fn event_type(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    var: &'static str,
-) -> Result<Option<String>, ConfigError> {
-    match value(lookup, var) {
+fn event_type(settings: &Settings, var: &str) -> Result<Option<String>, ConfigError> {
+    match settings.optional(var) {
         None => Ok(None),
-        Some(t) if known_versions(&t).is_empty() => {
-            Err(invalid(var, format!("{t:?} is not a contract event type")))
-        }
+        Some(t) if known_versions(&t).is_empty() => Err(ConfigError::invalid(
+            settings.source_of(var),
+            format!("{t:?} is not a contract event type"),
+        )),
         Some(t) => Ok(Some(t)),
     }
 }
 
 impl Config {
-    /// Reads every setting from the process environment.
+    /// Reads every setting. Secret values are never part of an error.
     ///
     /// # Errors
     /// [`ConfigError`] naming the first missing or malformed variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|var| std::env::var(var).ok())
-    }
-
-    /// Reads every setting through `lookup` (tests pass a map).
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the first missing or malformed variable.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let invalid =
+            |var: &str, reason: &dyn std::fmt::Display| ConfigError::invalid(settings.source_of(var), reason);
         let mut providers = Providers::default();
-        if let Some(keys) = value(lookup, "SWITCHYARD_DYNAMICS_WEBHOOK_KEY") {
-            let header = value(lookup, "SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
+        if let Some(keys) = settings.optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY") {
+            let header = settings.optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
                 .unwrap_or_else(|| DEFAULT_KEY_HEADER.to_owned());
             let header = HeaderName::try_from(header.to_ascii_lowercase()).map_err(|_| {
-                invalid(
-                    "SWITCHYARD_DYNAMICS_WEBHOOK_HEADER",
-                    "not a valid HTTP header name",
-                )
+                invalid("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER", &"not a valid HTTP header name")
             })?;
             providers.dynamics = Some(DynamicsAuth {
                 header,
                 keys: Secrets::parse_plain(&keys)
-                    .map_err(|e| invalid("SWITCHYARD_DYNAMICS_WEBHOOK_KEY", e))?,
+                    .map_err(|e| invalid("SWITCHYARD_DYNAMICS_WEBHOOK_KEY", &e))?,
             });
         }
-        if let Some(secrets) = value(lookup, "SWITCHYARD_HUBSPOT_CLIENT_SECRET") {
+        if let Some(secrets) = settings.optional("SWITCHYARD_HUBSPOT_CLIENT_SECRET") {
             let accept_legacy =
-                match value(lookup, "SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES").as_deref() {
+                match settings.optional("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES").as_deref() {
                     None | Some("false") => false,
                     Some("true") => true,
                     Some(_) => {
-                        return Err(invalid(
-                            "SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES",
-                            "expected true or false",
-                        ));
+                        return Err(invalid("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES", &"expected true or false"));
                     }
                 };
             providers.hubspot = Some(HubSpotAuth {
                 secrets: Secrets::parse_plain(&secrets)
-                    .map_err(|e| invalid("SWITCHYARD_HUBSPOT_CLIENT_SECRET", e))?,
+                    .map_err(|e| invalid("SWITCHYARD_HUBSPOT_CLIENT_SECRET", &e))?,
                 accept_legacy,
             });
         }
-        if let Some(ids) = value(lookup, "SWITCHYARD_SALESFORCE_ORG_IDS") {
+        if let Some(ids) = settings.optional("SWITCHYARD_SALESFORCE_ORG_IDS") {
             providers.salesforce = Some(
                 SalesforceAuth::parse(&ids)
-                    .map_err(|e| invalid("SWITCHYARD_SALESFORCE_ORG_IDS", e))?,
+                    .map_err(|e| invalid("SWITCHYARD_SALESFORCE_ORG_IDS", &e))?,
             );
         }
-        if let Some(secrets) = value(lookup, "SWITCHYARD_STANDARD_WEBHOOK_SECRET") {
+        if let Some(secrets) = settings.optional("SWITCHYARD_STANDARD_WEBHOOK_SECRET") {
             providers.standard = Some(PassThroughConfig {
                 auth: StandardAuth::parse(&secrets)
-                    .map_err(|e| invalid("SWITCHYARD_STANDARD_WEBHOOK_SECRET", e))?,
-                event_type: event_type(lookup, "SWITCHYARD_STANDARD_WEBHOOK_EVENT_TYPE")?,
+                    .map_err(|e| invalid("SWITCHYARD_STANDARD_WEBHOOK_SECRET", &e))?,
+                event_type: event_type(settings, "SWITCHYARD_STANDARD_WEBHOOK_EVENT_TYPE")?,
             });
         }
-        if let Some(secrets) = value(lookup, "SWITCHYARD_STRIPE_WEBHOOK_SECRET") {
+        if let Some(secrets) = settings.optional("SWITCHYARD_STRIPE_WEBHOOK_SECRET") {
             providers.stripe = Some(PassThroughConfig {
                 auth: StripeAuth {
                     secrets: Secrets::parse_plain(&secrets)
-                        .map_err(|e| invalid("SWITCHYARD_STRIPE_WEBHOOK_SECRET", e))?,
+                        .map_err(|e| invalid("SWITCHYARD_STRIPE_WEBHOOK_SECRET", &e))?,
                 },
-                event_type: event_type(lookup, "SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE")?,
+                event_type: event_type(settings, "SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE")?,
             });
         }
         if providers.dynamics.is_none()
@@ -217,69 +157,55 @@ impl Config {
             && providers.standard.is_none()
             && providers.stripe.is_none()
         {
-            return Err(ConfigError::NoProvider);
+            return Err(ConfigError::missing(
+                "SWITCHYARD_DYNAMICS_WEBHOOK_KEY, SWITCHYARD_HUBSPOT_CLIENT_SECRET, SWITCHYARD_SALESFORCE_ORG_IDS, SWITCHYARD_STANDARD_WEBHOOK_SECRET or SWITCHYARD_STRIPE_WEBHOOK_SECRET",
+                "no webhook provider is configured: set at least one, or every route answers 404",
+            ));
         }
-        let public_base_url = value(lookup, "SWITCHYARD_PUBLIC_BASE_URL");
+        let public_base_url = settings.optional("SWITCHYARD_PUBLIC_BASE_URL");
         if let Some(url) = &public_base_url {
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('?') {
-                return Err(invalid(
-                    "SWITCHYARD_PUBLIC_BASE_URL",
-                    "expected scheme://host[:port][/path], without a query",
-                ));
+                return Err(invalid("SWITCHYARD_PUBLIC_BASE_URL", &"expected scheme://host[:port][/path], without a query"));
             }
         }
-        let store = value(lookup, "SWITCHYARD_IDEMPOTENCY")
-            .ok_or(ConfigError::Missing {
-                var: "SWITCHYARD_IDEMPOTENCY",
-                what: "the dedupe store: dynamodb:<table>, redis://host:port, file:<path> or memory",
-            })?
-            .parse::<StoreSpec>()
-            .map_err(|e| invalid("SWITCHYARD_IDEMPOTENCY", e))?;
         let body_limit_bytes = number(
-            lookup,
+            settings,
             "SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES",
             DEFAULT_BODY_LIMIT_BYTES,
         )?;
         if body_limit_bytes == 0 {
-            return Err(invalid(
-                "SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES",
-                "must be positive",
-            ));
+            return Err(invalid("SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES", &"must be positive"));
         }
         Ok(Config {
             providers,
             map_options: MapOptions {
-                default_currency: match value(lookup, "SWITCHYARD_DEFAULT_CURRENCY") {
+                default_currency: match settings.optional("SWITCHYARD_DEFAULT_CURRENCY") {
                     None => None,
                     Some(c) => Some(
                         c.parse::<Currency>()
-                            .map_err(|e| invalid("SWITCHYARD_DEFAULT_CURRENCY", e))?,
+                            .map_err(|e| invalid("SWITCHYARD_DEFAULT_CURRENCY", &e))?,
                     ),
                 },
-                dynamics_currencies: dynamics_currencies(
-                    value(lookup, "SWITCHYARD_DYNAMICS_CURRENCIES").as_deref(),
-                )?,
+                dynamics_currencies: dynamics_currencies(settings)?,
             },
             body_limit_bytes,
             public_base_url,
-            store,
-            dedupe_window: Duration::from_secs(number(
-                lookup,
-                "SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS",
-                DEFAULT_DEDUPE_SECS,
-            )?),
             claim_ttl: Duration::from_secs(
-                number(lookup, "SWITCHYARD_WEBHOOK_CLAIM_SECS", DEFAULT_CLAIM_SECS)?.max(1),
+                number(
+            settings, "SWITCHYARD_WEBHOOK_CLAIM_SECS", DEFAULT_CLAIM_SECS)?.max(1),
             ),
         })
     }
 }
 
 /// `<transactioncurrencyid>=<ISO>,...`.
-fn dynamics_currencies(list: Option<&str>) -> Result<HashMap<String, Currency>, ConfigError> {
+fn dynamics_currencies(settings: &Settings) -> Result<HashMap<String, Currency>, ConfigError> {
     const VAR: &str = "SWITCHYARD_DYNAMICS_CURRENCIES";
+    let invalid = |reason: &dyn std::fmt::Display| ConfigError::invalid(settings.source_of(VAR), reason);
+    let list = settings.optional(VAR);
     let mut map = HashMap::new();
     for entry in list
+        .as_deref()
         .unwrap_or("")
         .split(',')
         .map(str::trim)
@@ -287,11 +213,11 @@ fn dynamics_currencies(list: Option<&str>) -> Result<HashMap<String, Currency>, 
     {
         let (id, code) = entry
             .split_once('=')
-            .ok_or_else(|| invalid(VAR, format!("{entry:?} is not <currency id>=<ISO code>")))?;
+            .ok_or_else(|| invalid(&format!("{entry:?} is not <currency id>=<ISO code>")))?;
         let currency = code
             .trim()
             .parse::<Currency>()
-            .map_err(|e| invalid(VAR, e))?;
+            .map_err(|e| invalid(&e))?;
         map.insert(id.trim().to_ascii_lowercase(), currency);
     }
     Ok(map)
@@ -306,7 +232,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Config::from_lookup(&move |k| vars.get(k).cloned())
+        Config::from_settings(&Settings::from_fn(move |k| vars.get(k).cloned()))
     }
 
     #[test]
@@ -316,12 +242,6 @@ mod tests {
             err.to_string().contains("SWITCHYARD_HUBSPOT_CLIENT_SECRET"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn the_store_is_required() {
-        let err = config(&[("SWITCHYARD_STRIPE_WEBHOOK_SECRET", "s")]).unwrap_err();
-        assert!(err.to_string().contains("SWITCHYARD_IDEMPOTENCY"), "{err}");
     }
 
     #[test]
@@ -386,7 +306,6 @@ mod tests {
             Some(2)
         );
         assert_eq!(c.body_limit_bytes, 2048);
-        assert_eq!(c.dedupe_window, Duration::from_secs(DEFAULT_DEDUPE_SECS));
         assert!(
             c.map_options
                 .dynamics_currencies

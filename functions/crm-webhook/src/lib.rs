@@ -3,6 +3,7 @@
 
 mod config;
 mod delivery;
+mod function;
 mod receive;
 mod refusal;
 mod router;
@@ -11,7 +12,8 @@ pub use config::{
     Config, ConfigError, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_CLAIM_SECS, DEFAULT_DEDUPE_SECS,
     PassThroughConfig, Providers,
 };
-pub use router::{AppState, app, state_from_env};
+pub use function::{SETTINGS, WebhookApp, function};
+pub use router::{AppState, app};
 
 /// The function's name: the idempotency key prefix and log field.
 pub const FUNCTION_NAME: &str = "crm-webhook";

@@ -1,5 +1,5 @@
 //! The router (`app`) and the state it runs on: [`AppState`], built from a
-//! [`Config`] with the publisher and store given, or from the environment.
+//! [`Config`] with the publisher and store given.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,11 +7,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::routing::post;
-use switchyard_idempotency::{IdempotencyStore, StoreOptions};
-use switchyard_publish::{EventBridgeConfig, EventBridgePublisher, Publisher};
+use switchyard_idempotency::IdempotencyStore;
+use switchyard_publish::Publisher;
 use switchyard_webhooks::{MapOptions, Provider};
 
-use crate::config::{Config, ConfigError, Providers};
+use crate::config::{Config, Providers};
 use crate::receive::handle;
 
 /// Everything a request needs: where events go, the dedupe store, the
@@ -51,27 +51,6 @@ impl AppState {
             claim_ttl: config.claim_ttl,
         }
     }
-}
-
-/// Reads the environment and builds the state as `main` does: EventBridge
-/// (`EVENT_BUS_NAME`) and the `SWITCHYARD_IDEMPOTENCY` store.
-///
-/// # Errors
-/// [`ConfigError`] naming the missing or malformed setting.
-pub async fn state_from_env() -> Result<AppState, ConfigError> {
-    let config = Config::from_env()?;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let publisher = Arc::new(EventBridgePublisher::new(
-        aws_sdk_eventbridge::Client::new(&aws),
-        EventBridgeConfig::from_env()?,
-    ));
-    let store = config.store.open(
-        StoreOptions::default().with_expiry(config.dedupe_window),
-        || aws_sdk_dynamodb::Client::new(&aws),
-    )?;
-    Ok(AppState::new(config, publisher, store))
 }
 
 /// The routes: `POST /webhooks/{dynamics,hubspot,salesforce,standard,stripe}`.

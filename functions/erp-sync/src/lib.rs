@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-mod config;
 pub mod erp;
+mod function;
 
 use std::sync::Arc;
 
@@ -13,9 +13,8 @@ use switchyard_contracts::{Envelope, event_set};
 use switchyard_publish::{Publisher, to_outgoing};
 use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
-pub use config::{Config, ConfigError, PublishSpec, build_adapter, from_env, open_store};
 pub use erp::{ErpClient, OrderAccepted};
-pub use switchyard_idempotency::StoreSpec;
+pub use function::{SETTINGS, build, function};
 
 /// The function's name: its idempotency key prefix and log field.
 pub const FUNCTION_NAME: &str = "erp-sync";

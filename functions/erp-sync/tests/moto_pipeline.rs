@@ -12,14 +12,15 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use serde_json::{Value, json};
-use switchyard_erp_sync::{Config, PublishSpec, StoreSpec, build_adapter};
+use switchyard_config::Settings;
 use switchyard_idempotency::{DynamoDbStore, StoreOptions};
 use switchyard_local::erp::ErpStub;
 use switchyard_publish::{InMemoryPublisher, Publisher};
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
 use switchyard_testkit::moto::create_queue;
 use switchyard_triggers::park::attributes;
-use switchyard_triggers::sqs::SqsAdapterConfig;
+use switchyard_triggers::registry::{App, Platform, Resources, Trigger};
+use switchyard_triggers::sqs::{AwsSqs, SqsApi};
 
 fn order_envelope(i: usize) -> Value {
     json!({
@@ -75,26 +76,31 @@ async fn two_hundred_messages_through_the_event_source_mapping() {
     for i in 0..20 {
         erp.fail_times(&format!("O-{i:03}"), 503, 2);
     }
-    let config = Config {
-        erp_base_url: erp.base_url(),
-        erp_timeout: Duration::from_secs(5),
-        store: StoreSpec::DynamoDb(table.clone()),
-        store_expiry: Duration::from_secs(3600),
-        publish: PublishSpec::EventBridge,
-        order_v1_currency: None,
-        adapter: SqsAdapterConfig {
-            park_queue_url: Some(dlq_url.clone()),
-            ..SqsAdapterConfig::default()
-        },
-    };
+    // the registered function, built by the same code as on Lambda, with
+    // the settings a deployment sets
+    let function = switchyard_erp_sync::function();
+    let settings = Settings::from_pairs([
+        ("ERP_BASE_URL", erp.base_url()),
+        ("SWITCHYARD_IDEMPOTENCY", format!("dynamodb:{table}")),
+        ("SWITCHYARD_PARK_QUEUE_URL", dlq_url.clone()),
+    ])
+    .scoped(function.name);
     let published = InMemoryPublisher::new();
-    let adapter = build_adapter(
-        &config,
-        &aws,
-        Arc::new(published.clone()) as Arc<dyn Publisher>,
-    )
-    .await
-    .expect("build erp-sync");
+    let platform = Platform {
+        store: Some(
+            switchyard_runtime::open_store(&function, &settings, Some(&aws))
+                .expect("open the store"),
+        ),
+        settings,
+        publisher: Arc::new(published.clone()) as Arc<dyn Publisher>,
+        sqs: Some(Arc::new(AwsSqs::new(aws_sdk_sqs::Client::new(&aws))) as Arc<dyn SqsApi>),
+        servicebus: None,
+        triggers: vec![Trigger::Sqs],
+        resources: Resources::new(),
+    };
+    let App::Messages(adapter) = function.build(&platform).await.expect("build erp-sync") else {
+        panic!("erp-sync is a message function");
+    };
 
     // 150 orders, 30 duplicates of orders 100..130, 20 poison messages
     let mut bodies: Vec<String> = (0..150).map(|i| order_envelope(i).to_string()).collect();
@@ -146,7 +152,13 @@ async fn two_hundred_messages_through_the_event_source_mapping() {
         .drain(Duration::from_secs(240), |event| {
             let deadline = SystemTime::now() + Duration::from_secs(30);
             let adapter = &adapter;
-            async move { adapter.handle(event, deadline).await }
+            async move {
+                adapter
+                    .sqs(event, deadline)
+                    .await
+                    .expect("erp-sync has an SQS trigger")
+                    .0
+            }
         })
         .await;
     assert!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::stack::{RunningStack, StackHandle};
-use crate::webhook::local_default;
+use crate::stack::local_default;
 
 /// One line of the summary: what was expected and what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,32 +1,33 @@
-//! `switchyard invoke <function> --event FILE`: runs one function once on a
-//! trigger payload with the local defaults and returns the trigger's
-//! response — an `SqsBatchResponse`, EventBridge's success or error
-//! payload, or a Function URL response.
+//! `switchyard invoke <function> --event FILE`: runs one registered function
+//! once on a trigger payload, built by the registry with the local
+//! defaults (in-memory idempotency, publisher and audit table; an ERP stub
+//! unless `ERP_BASE_URL` is set), and returns the trigger's response — an
+//! `SqsBatchResponse`, EventBridge's success or error payload, or a
+//! Function URL response.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::erp::ErpStub;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use base64::Engine;
 use serde_json::{Value, json};
 use switchyard_audit_log::{AuditRecord, AuditStore, AuditStoreError, Recorded};
-use switchyard_idempotency::{IdempotencyConfig, MemoryStore, StoreOptions};
-use switchyard_publish::{InMemoryPublisher, Publisher};
-use switchyard_triggers::Idempotency;
-use switchyard_triggers::eventbridge::{EventBridgeAdapter, EventBridgeAdapterConfig};
-use switchyard_triggers::sqs::{InMemorySqs, SqsAdapter, SqsAdapterConfig, SqsApi};
-use tower::ServiceExt;
+use switchyard_config::Settings;
+use switchyard_idempotency::{MemoryStore, StoreOptions};
+use switchyard_publish::InMemoryPublisher;
+use switchyard_triggers::registry::{App, Platform, Resources, Trigger};
+use switchyard_triggers::sqs::{InMemorySqs, SqsApi};
 
-/// The functions `invoke` can run.
-pub const FUNCTIONS: &[&str] = &["erp-sync", "audit-log", "crm-webhook"];
+use crate::erp::ErpStub;
+use crate::stack::LOCAL_DEFAULTS;
 
-fn memory_idempotency(function: &str) -> Idempotency {
-    Idempotency {
-        config: IdempotencyConfig::for_function(function),
-        store: Arc::new(MemoryStore::new(StoreOptions::default())),
-    }
+/// The functions `invoke` can run: every registered one.
+pub fn functions() -> Vec<&'static str> {
+    switchyard_registry::functions()
+        .iter()
+        .map(|f| f.name)
+        .collect()
 }
 
 struct MemoryAudit;
@@ -38,88 +39,73 @@ impl AuditStore for MemoryAudit {
     }
 }
 
-/// Runs `function` on the trigger payload in `event` (JSON text).
-pub async fn invoke(function: &str, event: &str) -> Result<Value, String> {
+/// Runs `function` on the trigger payload in `event` (JSON text) with
+/// `settings` over the local defaults.
+pub async fn invoke(function: &str, event: &str, settings: &Settings) -> Result<Value, String> {
+    let Some(function) = switchyard_registry::find(function) else {
+        return Err(format!(
+            "unknown function {function:?}: expected one of {}",
+            functions().join(", ")
+        ));
+    };
+    let payload: Value =
+        serde_json::from_str(event).map_err(|e| format!("the event is not JSON: {e}"))?;
     let deadline = SystemTime::now() + Duration::from_secs(30);
-    match function {
-        "erp-sync" => {
+    let mut settings = settings
+        .scoped(function.name)
+        .with_fallbacks(LOCAL_DEFAULTS.iter().copied())
+        .with_fallbacks([
+            ("SWITCHYARD_PARK_QUEUE_URL", "local:park"),
+            ("SWITCHYARD_PUBLIC_BASE_URL", "http://127.0.0.1"),
+        ]);
+    // ERP_BASE_URL, or a stub that accepts everything
+    let _stub = if settings.optional("ERP_BASE_URL").is_none()
+        && function.settings.iter().any(|s| s.var == "ERP_BASE_URL")
+    {
+        let stub = ErpStub::start().await;
+        settings = settings.with_fallbacks([("ERP_BASE_URL", stub.base_url())]);
+        Some(stub)
+    } else {
+        None
+    };
+    let audit: Arc<dyn AuditStore> = Arc::new(MemoryAudit);
+    let platform = Platform {
+        settings,
+        publisher: Arc::new(InMemoryPublisher::new()),
+        store: Some(Arc::new(MemoryStore::new(StoreOptions::default()))),
+        sqs: Some(Arc::new(InMemorySqs::new()) as Arc<dyn SqsApi>),
+        servicebus: None,
+        triggers: vec![Trigger::Sqs, Trigger::EventBridge, Trigger::Http],
+        resources: Resources::new().with(audit),
+    };
+    let app = function
+        .build(&platform)
+        .await
+        .map_err(|e| format!("{}: {e}", function.name))?;
+    match app {
+        App::Messages(app) if payload.get("Records").is_some() => {
             let event: SqsEvent =
-                serde_json::from_str(event).map_err(|e| format!("not an SQS event: {e}"))?;
-            // ERP_BASE_URL, or a stub that accepts everything
-            let stub;
-            let erp_base = match std::env::var("ERP_BASE_URL") {
-                Ok(url) if !url.is_empty() => url,
-                _ => {
-                    stub = ErpStub::start().await;
-                    stub.base_url()
-                }
-            };
-            let erp = switchyard_erp_sync::ErpClient::new(&erp_base, Duration::from_secs(5))
-                .map_err(|e| e.to_string())?;
-            let publisher: Arc<dyn Publisher> = Arc::new(InMemoryPublisher::new());
-            let sqs: Arc<dyn SqsApi> = Arc::new(InMemorySqs::new());
-            let adapter = SqsAdapter::new(
-                switchyard_erp_sync::ErpSync::new(erp, publisher),
-                switchyard_erp_sync::FUNCTION_NAME,
-                SqsAdapterConfig {
-                    park_queue_url: Some("local:park".to_owned()),
-                    ..SqsAdapterConfig::default()
-                },
-                Some(sqs),
-            )
-            .with_idempotency(memory_idempotency(switchyard_erp_sync::FUNCTION_NAME));
-            let response = adapter.handle(event, deadline).await;
+                serde_json::from_value(payload).map_err(|e| format!("not an SQS event: {e}"))?;
+            let (response, _) = app.sqs(event, deadline).await.map_err(|e| e.to_string())?;
             serde_json::to_value(response).map_err(|e| e.to_string())
         }
-        "audit-log" => {
-            let event: EventBridgeEvent = serde_json::from_str(event)
-                .map_err(|e| format!("not an EventBridge event: {e}"))?;
-            let adapter = EventBridgeAdapter::new(
-                switchyard_audit_log::AuditLog::new(Arc::new(MemoryAudit)),
-                switchyard_audit_log::FUNCTION_NAME,
-                EventBridgeAdapterConfig {
-                    park_queue_url: Some("local:park".to_owned()),
-                    ..EventBridgeAdapterConfig::default()
-                },
-                Some(Arc::new(InMemorySqs::new()) as Arc<dyn SqsApi>),
-            )
-            .with_idempotency(memory_idempotency(switchyard_audit_log::FUNCTION_NAME));
-            Ok(match adapter.handle(event, deadline).await {
+        App::Messages(app) => {
+            let event: EventBridgeEvent = serde_json::from_value(payload)
+                .map_err(|e| format!("neither an SQS nor an EventBridge event: {e}"))?;
+            Ok(match app.eventbridge(event, deadline).await.map_err(|e| e.to_string())? {
                 Ok(_) => Value::Null,
                 Err(e) => json!({ "errorType": "EventBridgeRetry", "errorMessage": e.to_string() }),
             })
         }
-        "crm-webhook" => {
-            let request: Value = serde_json::from_str(event)
-                .map_err(|e| format!("not a Function URL request: {e}"))?;
-            let lookup = |var: &str| -> Option<String> {
-                std::env::var(var)
-                    .ok()
-                    .filter(|v| !v.trim().is_empty())
-                    .or_else(|| crate::webhook::local_default(var).map(str::to_owned))
-            };
-            let config =
-                switchyard_crm_webhook::Config::from_lookup(&lookup).map_err(|e| e.to_string())?;
-            let state = switchyard_crm_webhook::AppState::new(
-                config,
-                Arc::new(InMemoryPublisher::new()),
-                Arc::new(MemoryStore::new(StoreOptions::default())),
-            );
-            let response = switchyard_crm_webhook::app(state)
-                .oneshot(function_url_request(&request)?)
-                .await
-                .map_err(|e| e.to_string())?;
-            function_url_response(response).await
+        App::Http(app) => {
+            let response = app.call(function_url_request(&payload)?).await;
+            Ok(function_url_response(&response))
         }
-        other => Err(format!(
-            "unknown function {other:?}: expected one of {}",
-            FUNCTIONS.join(", ")
-        )),
     }
 }
 
 /// A Lambda Function URL request (payload format 2.0) as an HTTP request.
-fn function_url_request(v: &Value) -> Result<axum::http::Request<axum::body::Body>, String> {
+fn function_url_request(v: &Value) -> Result<http::Request<Vec<u8>>, String> {
     let method = v
         .pointer("/requestContext/http/method")
         .and_then(Value::as_str)
@@ -137,7 +123,7 @@ fn function_url_request(v: &Value) -> Result<axum::http::Request<axum::body::Bod
     } else {
         format!("{path}?{query}")
     };
-    let mut builder = axum::http::Request::builder().method(method).uri(uri);
+    let mut builder = http::Request::builder().method(method).uri(uri);
     if let Some(headers) = v.get("headers").and_then(Value::as_object) {
         for (k, val) in headers {
             if let Some(val) = val.as_str() {
@@ -157,13 +143,10 @@ fn function_url_request(v: &Value) -> Result<axum::http::Request<axum::body::Bod
     } else {
         body.as_bytes().to_vec()
     };
-    builder
-        .body(axum::body::Body::from(bytes))
-        .map_err(|e| e.to_string())
+    builder.body(bytes).map_err(|e| e.to_string())
 }
 
-async fn function_url_response(response: axum::response::Response) -> Result<Value, String> {
-    let status = response.status().as_u16();
+fn function_url_response(response: &http::Response<Vec<u8>>) -> Value {
     let headers: serde_json::Map<String, Value> = response
         .headers()
         .iter()
@@ -173,8 +156,9 @@ async fn function_url_response(response: axum::response::Response) -> Result<Val
                 .map(|v| (k.to_string(), Value::String(v.to_owned())))
         })
         .collect();
-    let body = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(json!({ "statusCode": status, "headers": headers, "body": String::from_utf8_lossy(&body) }))
+    json!({
+        "statusCode": response.status().as_u16(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(response.body()),
+    })
 }

@@ -2,7 +2,6 @@
 //! (`up`, `demo`, `invoke`), see the README.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-pub mod audit;
 pub mod bus;
 pub mod demo;
 pub mod erp;
@@ -11,4 +10,3 @@ pub mod queue;
 pub mod sqs;
 pub mod stack;
 pub mod template;
-pub mod webhook;

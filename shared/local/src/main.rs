@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use switchyard_config::Settings;
 use switchyard_contracts::{compat, schema};
 use switchyard_local::stack::{self, StackConfig};
 use switchyard_local::{demo, invoke};
@@ -28,22 +29,22 @@ enum Command {
         /// Where queues, dedupe records and the audit table persist.
         #[arg(long, default_value = ".switchyard")]
         state: PathBuf,
-        /// The SAM template.
-        #[arg(long, default_value = "template.yaml")]
-        template: PathBuf,
+        /// The SAM template (default: the reference template built into the CLI).
+        #[arg(long)]
+        template: Option<PathBuf>,
     },
     /// Run the reference scenario on a fresh local stack and check the results.
     Demo {
-        /// The SAM template.
-        #[arg(long, default_value = "template.yaml")]
-        template: PathBuf,
+        /// The SAM template (default: the reference template built into the CLI).
+        #[arg(long)]
+        template: Option<PathBuf>,
         /// State directory (default: a fresh temporary one).
         #[arg(long)]
         state: Option<PathBuf>,
     },
     /// Run one function once on a trigger payload and print the trigger's response.
     Invoke {
-        /// erp-sync, audit-log or crm-webhook.
+        /// A registered function (erp-sync, audit-log, crm-webhook, ...).
         function: String,
         /// The trigger payload: SQS event, EventBridge event or Function URL request (JSON).
         #[arg(long)]
@@ -102,11 +103,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             template,
         } => {
             switchyard_telemetry::init_cli("info");
+            let settings = Settings::process();
             let running = stack::start(StackConfig {
                 template,
                 state_dir: state,
                 port,
-                erp_base_url: std::env::var("ERP_BASE_URL").ok().filter(|u| !u.is_empty()),
+                erp_base_url: settings.optional("ERP_BASE_URL"),
+                settings,
             })
             .await?;
             println!("switchyard: local stack on {}", running.base_url());
@@ -128,9 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let state_dir = state.unwrap_or_else(|| temp.path().to_owned());
             let running = stack::start(StackConfig {
                 template,
-                state_dir,
-                port: 0,
-                erp_base_url: None,
+                ..StackConfig::new(state_dir)
             })
             .await?;
             println!("switchyard demo: local stack on {}", running.base_url());
@@ -150,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             switchyard_telemetry::init_cli("warn");
             let text = std::fs::read_to_string(&event)
                 .map_err(|e| anyhow::anyhow!("cannot read event file {}: {e}", event.display()))?;
-            let response = invoke::invoke(&function, &text)
+            let response = invoke::invoke(&function, &text, &Settings::process())
                 .await
                 .map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string_pretty(&response)?);

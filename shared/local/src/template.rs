@@ -132,14 +132,23 @@ impl StackSpec {
     }
 }
 
+/// The reference integration's `template.yaml`, built into the CLI: what
+/// `switchyard up` and `demo` run without `--template`, anywhere.
+pub const REFERENCE_TEMPLATE: &str = include_str!("../../../template.yaml");
+
 /// Reads a template file.
 pub fn load(path: &Path) -> Result<StackSpec, TemplateError> {
     let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    let yaml: Yaml = serde_norway::from_str(&text).map_err(|source| TemplateError::Yaml {
-        path: path.display().to_string(),
+    load_str(&text, &path.display().to_string())
+}
+
+/// Reads a template from text; `name` says where it came from in errors.
+pub fn load_str(text: &str, name: &str) -> Result<StackSpec, TemplateError> {
+    let yaml: Yaml = serde_norway::from_str(text).map_err(|source| TemplateError::Yaml {
+        path: name.to_owned(),
         source,
     })?;
     parse(&yaml)

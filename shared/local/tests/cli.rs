@@ -95,9 +95,15 @@ fn invoke_prints_the_sqs_batch_response() {
 }
 
 #[test]
-fn the_demo_passes() {
-    // the README's main job, exactly as a user runs it
-    let out = switchyard(&["demo"]);
+fn the_demo_passes_outside_the_repository() {
+    // the README's main job, as a user runs it — from any directory: the
+    // reference template is built in
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("demo")
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("run switchyard");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

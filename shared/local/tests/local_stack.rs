@@ -9,21 +9,27 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use serde_json::{Value, json};
 use switchyard_local::stack::{self, RunningStack, StackConfig};
-use switchyard_local::webhook::local_default;
+use switchyard_config::Settings;
+use switchyard_local::stack::local_default;
+use switchyard_publish::OutgoingEvent;
 
 fn template() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
 }
 
+fn config(state: &Path, vars: &[(&str, &str)]) -> StackConfig {
+    StackConfig {
+        template: Some(template()),
+        // only what the test sets, over the local defaults
+        settings: Settings::from_pairs(vars.iter().copied()),
+        ..StackConfig::new(state)
+    }
+}
+
 async fn start(state: &Path) -> RunningStack {
-    stack::start(StackConfig {
-        template: template(),
-        state_dir: state.to_owned(),
-        port: 0,
-        erp_base_url: None,
-    })
-    .await
-    .expect("the stack starts")
+    stack::start(config(state, &[]))
+        .await
+        .expect("the stack starts")
 }
 
 /// A signed Standard Webhooks delivery of an `order.placed` for `order_id`.
@@ -208,5 +214,59 @@ async fn rules_route_to_their_targets_per_the_template() {
         q.redrive.as_ref().map(|(d, n)| (d.as_str(), *n)),
         Some(("ErpSyncDlq", 5))
     );
+    stack.stop().await;
+}
+
+/// The local stack builds erp-sync with the cloud's settings code: the
+/// upcaster's currency is read (it used to be dropped locally, so every v1
+/// order was parked).
+#[tokio::test]
+async fn order_placed_v1_is_upcast_with_the_configured_currency_locally() {
+    let state = tempfile::tempdir().unwrap();
+    let stack = stack::start(config(
+        state.path(),
+        &[("SWITCHYARD_ORDER_V1_CURRENCY", "EUR")],
+    ))
+    .await
+    .expect("the stack starts");
+    let v1: OutgoingEvent = serde_json::from_value(json!({
+        "specversion": "1.0", "id": "evt-v1-order", "source": "legacy-crm", "type": "order.placed",
+        "time": "2026-11-23T09:00:00Z", "datacontenttype": "application/json",
+        "dataschema": "urn:switchyard:schema:order.placed:v1", "dataversion": 1,
+        "correlationid": "corr-v1",
+        "data": { "orderId": "O-V1", "customerId": "C-1", "totalAmount": "12.50", "placedAt": "2026-11-23T08:59:00Z" }
+    }))
+    .unwrap();
+    stack.handle.publisher.publish_all(vec![v1]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stack.handle.erp.accepted().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let accepted = stack.handle.erp.accepted();
+    assert_eq!(accepted.len(), 1, "{}", stack.handle.status());
+    assert!(
+        stack.handle.queues.messages("ErpSyncDlq").unwrap().is_empty(),
+        "nothing parked"
+    );
+    stack.stop().await;
+}
+
+/// The local stack reads erp-sync's ERP timeout like the cloud (it used to
+/// hard-code 5 s): a malformed value stops the start, naming the variable.
+#[tokio::test]
+async fn the_erp_timeout_is_read_from_the_settings_locally() {
+    let state = tempfile::tempdir().unwrap();
+    let err = match stack::start(config(state.path(), &[("ERP_TIMEOUT_MS", "soon")])).await {
+        Ok(_) => panic!("a malformed ERP_TIMEOUT_MS must stop the stack"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("erp-sync") && err.contains("ERP_TIMEOUT_MS"), "{err}");
+    // per-function values win, as on Azure
+    let stack = stack::start(config(
+        state.path(),
+        &[("ERP_TIMEOUT_MS", "soon"), ("ERP_SYNC__ERP_TIMEOUT_MS", "2000")],
+    ))
+    .await
+    .expect("erp-sync's own value is used");
     stack.stop().await;
 }

@@ -91,65 +91,7 @@ impl fmt::Display for FirstFailure<'_> {
     }
 }
 
-/// A publisher's configuration could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A required environment variable is unset or empty.
-    #[error("environment variable {var} is not set ({what})")]
-    Missing {
-        /// The variable, e.g. `EVENT_BUS_NAME`.
-        var: &'static str,
-        /// What it should hold.
-        what: &'static str,
-    },
-    /// An environment variable holds something that cannot be used.
-    #[error("environment variable {var}={value:?} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        var: &'static str,
-        /// Its value.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-/// Reads a required variable through `lookup`.
-pub(crate) fn required(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    var: &'static str,
-    what: &'static str,
-) -> Result<String, ConfigError> {
-    match lookup(var) {
-        Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
-        _ => Err(ConfigError::Missing { var, what }),
-    }
-}
-
-/// Reads an optional variable through `lookup` and parses it.
-pub(crate) fn optional<T>(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    var: &'static str,
-) -> Result<Option<T>, ConfigError>
-where
-    T: std::str::FromStr,
-    T::Err: fmt::Display,
-{
-    match lookup(var) {
-        Some(value) if !value.trim().is_empty() => {
-            value
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|e: T::Err| ConfigError::Invalid {
-                    var,
-                    reason: e.to_string(),
-                    value,
-                })
-        }
-        _ => Ok(None),
-    }
-}
+pub use switchyard_config::ConfigError;
 
 #[cfg(test)]
 mod tests {
@@ -167,16 +109,6 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "1 event(s) were not published; first: event e1: ThrottlingException: slow down"
-        );
-    }
-
-    #[test]
-    fn optional_names_the_variable_when_invalid() {
-        let lookup = |_: &str| Some("four".to_owned());
-        let err = optional::<u32>(&lookup, "PUBLISH_MAX_ATTEMPTS").unwrap_err();
-        assert!(
-            err.to_string().contains("PUBLISH_MAX_ATTEMPTS=\"four\""),
-            "{err}"
         );
     }
 }

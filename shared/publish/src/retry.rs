@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, optional};
+use switchyard_config::{ConfigError, Settings};
 
 /// How a publisher retries failed entries and failed calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,17 +61,17 @@ impl Default for RetryConfig {
 impl RetryConfig {
     /// The defaults overridden by whichever of `PUBLISH_MAX_ATTEMPTS`,
     /// `PUBLISH_BASE_DELAY_MS`, `PUBLISH_MAX_DELAY_MS`,
-    /// `PUBLISH_MAX_RETRY_TIME_MS` `lookup` finds.
+    /// `PUBLISH_MAX_RETRY_TIME_MS` `settings` holds.
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the variable that is not a number.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let d = RetryConfig::default();
         Ok(RetryConfig {
-            max_attempts: optional(lookup, "PUBLISH_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts),
-            base_delay_ms: optional(lookup, "PUBLISH_BASE_DELAY_MS")?.unwrap_or(d.base_delay_ms),
-            max_delay_ms: optional(lookup, "PUBLISH_MAX_DELAY_MS")?.unwrap_or(d.max_delay_ms),
-            max_retry_time_ms: optional(lookup, "PUBLISH_MAX_RETRY_TIME_MS")?
+            max_attempts: settings.parse("PUBLISH_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts),
+            base_delay_ms: settings.parse("PUBLISH_BASE_DELAY_MS")?.unwrap_or(d.base_delay_ms),
+            max_delay_ms: settings.parse("PUBLISH_MAX_DELAY_MS")?.unwrap_or(d.max_delay_ms),
+            max_retry_time_ms: settings.parse("PUBLISH_MAX_RETRY_TIME_MS")?
                 .unwrap_or(d.max_retry_time_ms),
         })
     }
@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn env_overrides_defaults() {
         let lookup = |var: &str| (var == "PUBLISH_MAX_ATTEMPTS").then(|| "7".to_owned());
-        let config = RetryConfig::from_lookup(&lookup).unwrap();
+        let config = RetryConfig::from_settings(&Settings::from_fn(lookup)).unwrap();
         assert_eq!(config.max_attempts, 7);
         assert_eq!(config.max_retry_time_ms, 5_000);
     }

@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod layers;
 pub mod park;
 pub mod pipeline;
+pub mod registry;
 pub mod servicebus;
 pub mod sqs;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::Utc;
 use serde_json::{Value, json};
-use switchyard_azure_app::{Config, app, build};
+use switchyard_config::Settings;
 use switchyard_local::erp::ErpStub;
 use switchyard_publish::servicebus::{
     ConnectionString, LockedMessage, ServiceBusHttpClient, ServiceBusReceiver,
@@ -42,6 +42,8 @@ pub const STANDARD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 const STANDARD_KEY_B64: &str = "C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
 pub struct Stack {
+    /// Holds the audit table file.
+    pub state: tempfile::TempDir,
     pub fake: ServiceBusFake,
     pub erp: ErpStub,
     pub host: FunctionsHost,
@@ -130,6 +132,8 @@ pub fn settings(fake: &ServiceBusFake, erp: &ErpStub) -> HashMap<&'static str, S
             "SWITCHYARD_STANDARD_WEBHOOK_SECRET",
             STANDARD_SECRET.to_owned(),
         ),
+        // audit-log's own values, as per-function app settings
+        ("AUDIT_LOG__SWITCHYARD_SERVICEBUS_SOURCE", AUDIT.to_owned()),
     ])
 }
 
@@ -139,10 +143,18 @@ pub async fn stack_with(
 ) -> Stack {
     let fake = namespace(lock).await;
     let erp = ErpStub::start().await;
+    let state = tempfile::tempdir().unwrap();
     let mut vars = settings(&fake, &erp);
+    vars.insert(
+        "AUDIT_STORE",
+        format!("file:{}", state.path().join("audit.redb").display()),
+    );
     edit(&mut vars);
-    let config = Config::from_lookup(&move |k| vars.get(k).cloned()).expect("test config");
-    let router = app(build(config).expect("the app builds"));
+    let settings = Settings::from_pairs(vars);
+    let app = switchyard_azure_app::build(&switchyard_azure_app::functions(), &settings)
+        .await
+        .expect("the app builds");
+    let router = switchyard_azure_app::router(app);
     // As the Functions host starts it: on 127.0.0.1, a port of its choosing.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -151,6 +163,7 @@ pub async fn stack_with(
     });
     let host = FunctionsHost::new(&fake, &base_url, "erp-sync", SUBSCRIPTION);
     Stack {
+        state,
         fake,
         erp,
         host,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, required};
+use switchyard_config::{ConfigError, Settings};
 use crate::retry::RetryConfig;
 
 /// Where and how [`EventBridgePublisher`](super::EventBridgePublisher) publishes.
@@ -26,22 +26,17 @@ impl EventBridgeConfig {
     }
 
     /// Reads `EVENT_BUS_NAME` (required) and the `PUBLISH_*` retry variables
-    /// (see [`RetryConfig::from_lookup`]) from the process environment.
+    /// (see [`RetryConfig::from_settings`]) from `settings`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|var| std::env::var(var).ok())
-    }
-
-    /// Like [`EventBridgeConfig::from_env`], reading variables through `lookup`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         Ok(EventBridgeConfig {
-            event_bus_name: required(lookup, "EVENT_BUS_NAME", "the event bus to publish to")?,
-            retry: RetryConfig::from_lookup(lookup)?,
+            event_bus_name: settings.required("EVENT_BUS_NAME", "the event bus to publish to")?,
+            retry: RetryConfig::from_settings(settings)?,
         })
     }
 }
@@ -52,13 +47,10 @@ mod tests {
 
     #[test]
     fn missing_bus_names_the_variable() {
-        let err = EventBridgeConfig::from_lookup(&|_| None).unwrap_err();
+        let err = EventBridgeConfig::from_settings(&Settings::from_fn(|_| None)).unwrap_err();
         assert_eq!(
             err,
-            ConfigError::Missing {
-                var: "EVENT_BUS_NAME",
-                what: "the event bus to publish to"
-            }
+            ConfigError::missing("EVENT_BUS_NAME", "the event bus to publish to")
         );
         assert!(err.to_string().contains("EVENT_BUS_NAME"));
     }
@@ -70,7 +62,7 @@ mod tests {
             "PUBLISH_MAX_RETRY_TIME_MS" => Some("1500".to_owned()),
             _ => None,
         };
-        let config = EventBridgeConfig::from_lookup(&lookup).unwrap();
+        let config = EventBridgeConfig::from_settings(&Settings::from_fn(lookup)).unwrap();
         assert_eq!(config.event_bus_name, "switchyard");
         assert_eq!(config.retry.max_retry_time_ms, 1500);
         assert_eq!(config.retry.max_attempts, 4);

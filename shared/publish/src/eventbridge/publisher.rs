@@ -3,7 +3,7 @@
 
 use crate::batch::{self, BatchLimits};
 use crate::cause::apply_current_cause;
-use crate::error::{ConfigError, PublishError};
+use crate::error::PublishError;
 use crate::publisher::{OutgoingEvent, PublishOutcome, Publisher};
 
 use super::client::{EventBridgeEntry, PutEventsApi};
@@ -50,16 +50,6 @@ impl EventBridgePublisher<aws_sdk_eventbridge::Client> {
         EventBridgePublisher { client, config }
     }
 
-    /// A publisher configured from the environment: [`EventBridgeConfig::from_env`]
-    /// and the standard AWS SDK variables (region, credentials, `AWS_ENDPOINT_URL`).
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the missing or invalid variable.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = EventBridgeConfig::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(aws_sdk_eventbridge::Client::new(&sdk), config))
-    }
 }
 
 impl<C: PutEventsApi> EventBridgePublisher<C> {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::error::{ConfigError, optional, required};
+use switchyard_config::{ConfigError, Settings};
 use crate::retry::RetryConfig;
 
 /// The DNS suffix `azure_messaging_servicebus` builds every URL with
@@ -182,54 +182,45 @@ impl ServiceBusConfig {
     /// (required unless the connection string has `EntityPath`),
     /// `SERVICEBUS_ENDPOINT_URL`, `SERVICEBUS_MAX_MESSAGE_BYTES`,
     /// `SERVICEBUS_MAX_BATCH_BYTES`, `SERVICEBUS_MAX_BATCH_MESSAGES` and the
-    /// `PUBLISH_*` retry variables from the process environment.
+    /// `PUBLISH_*` retry variables from `settings`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|var| std::env::var(var).ok())
-    }
-
-    /// Like [`ServiceBusConfig::from_env`], reading variables through `lookup`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         const CONN: &str = "SERVICEBUS_CONNECTION_STRING";
-        let connection: ConnectionString = required(
-            lookup,
-            CONN,
+        let connection: ConnectionString = settings.required(CONN,
             "a Service Bus SAS connection string with the Send right",
         )?
         .parse()
-        .map_err(|e: InvalidConnectionString| ConfigError::Invalid {
-            var: CONN,
-            value: "<redacted>".to_owned(),
-            reason: e.0,
-        })?;
-        let entity = match lookup("SERVICEBUS_ENTITY").filter(|v| !v.trim().is_empty()) {
+        .map_err(|e: InvalidConnectionString| ConfigError::invalid(settings.source_of(CONN), e.0))?;
+        let entity = match settings.optional("SERVICEBUS_ENTITY") {
             Some(entity) => entity.trim().to_owned(),
-            None => connection.entity_path.clone().ok_or(ConfigError::Missing {
-                var: "SERVICEBUS_ENTITY",
-                what: "the topic or queue to send to (or EntityPath in the connection string)",
+            None => connection.entity_path.clone().ok_or_else(|| {
+                ConfigError::missing(
+                    settings.describe("SERVICEBUS_ENTITY"),
+                    "the topic or queue to send to (or EntityPath in the connection string)",
+                )
             })?,
         };
-        let endpoint_url: Option<String> = optional(lookup, "SERVICEBUS_ENDPOINT_URL")?;
+        let endpoint_url: Option<String> = settings.parse("SERVICEBUS_ENDPOINT_URL")?;
         if let Some(url) = &endpoint_url {
-            check_endpoint(url).map_err(|reason| ConfigError::Invalid {
-                var: "SERVICEBUS_ENDPOINT_URL",
-                value: url.clone(),
-                reason,
+            check_endpoint(url).map_err(|reason| {
+                ConfigError::invalid(
+                    settings.source_of("SERVICEBUS_ENDPOINT_URL"),
+                    format!("{url:?}: {reason}"),
+                )
             })?;
         }
         let positive = |var: &'static str, default: usize| -> Result<usize, ConfigError> {
-            match optional::<usize>(lookup, var)? {
+            match settings.parse::<usize>(var)? {
                 None => Ok(default),
-                Some(0) => Err(ConfigError::Invalid {
-                    var,
-                    value: "0".to_owned(),
-                    reason: "must be at least 1".to_owned(),
-                }),
+                Some(0) => Err(ConfigError::invalid(
+                    settings.source_of(var),
+                    "0: must be at least 1",
+                )),
                 Some(n) => Ok(n),
             }
         };
@@ -246,7 +237,7 @@ impl ServiceBusConfig {
                 "SERVICEBUS_MAX_BATCH_MESSAGES",
                 default_max_batch_messages(),
             )?,
-            retry: RetryConfig::from_lookup(lookup)?,
+            retry: RetryConfig::from_settings(settings)?,
         })
     }
 }
@@ -305,7 +296,7 @@ mod tests {
 
     #[test]
     fn from_lookup_names_each_variable() {
-        let err = ServiceBusConfig::from_lookup(&|_| None).unwrap_err();
+        let err = ServiceBusConfig::from_settings(&Settings::from_fn(|_| None)).unwrap_err();
         assert!(
             err.to_string().contains("SERVICEBUS_CONNECTION_STRING"),
             "{err}"
@@ -316,17 +307,17 @@ mod tests {
                     .to_owned()
             })
         };
-        let err = ServiceBusConfig::from_lookup(&no_entity).unwrap_err();
+        let err = ServiceBusConfig::from_settings(&Settings::from_fn(no_entity)).unwrap_err();
         assert!(err.to_string().contains("SERVICEBUS_ENTITY"), "{err}");
         let bad_endpoint = |v: &str| match v {
             "SERVICEBUS_CONNECTION_STRING" => Some(CONN.to_owned()),
             "SERVICEBUS_ENDPOINT_URL" => Some("127.0.0.1:5300".to_owned()),
             _ => None,
         };
-        let err = ServiceBusConfig::from_lookup(&bad_endpoint).unwrap_err();
+        let err = ServiceBusConfig::from_settings(&Settings::from_fn(bad_endpoint)).unwrap_err();
         assert!(err.to_string().contains("SERVICEBUS_ENDPOINT_URL"), "{err}");
         let bad_conn = |v: &str| (v == "SERVICEBUS_CONNECTION_STRING").then(|| "x;y".to_owned());
-        let err = ServiceBusConfig::from_lookup(&bad_conn).unwrap_err();
+        let err = ServiceBusConfig::from_settings(&Settings::from_fn(bad_conn)).unwrap_err();
         assert!(
             err.to_string().contains("SERVICEBUS_CONNECTION_STRING"),
             "{err}"
@@ -346,7 +337,7 @@ mod tests {
                 .to_owned(),
             )
         };
-        let c = ServiceBusConfig::from_lookup(&lookup).unwrap();
+        let c = ServiceBusConfig::from_settings(&Settings::from_fn(lookup)).unwrap();
         assert_eq!(c.entity, "integration");
         assert_eq!(c.endpoint_url.as_deref(), Some("http://127.0.0.1:5300"));
         assert_eq!(c.max_batch_messages, 10);

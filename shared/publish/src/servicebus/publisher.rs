@@ -61,13 +61,6 @@ impl ServiceBusPublisher<AzureServiceBus> {
         Ok(ServiceBusPublisher { client, config })
     }
 
-    /// A publisher configured from the environment ([`ServiceBusConfig::from_env`]).
-    ///
-    /// # Errors
-    /// [`ServiceBusSetupError`] naming the missing or invalid variable.
-    pub fn from_env() -> Result<Self, ServiceBusSetupError> {
-        Self::new(ServiceBusConfig::from_env()?)
-    }
 }
 
 impl<C: ServiceBusSendApi> ServiceBusPublisher<C> {

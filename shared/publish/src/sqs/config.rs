@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, optional, required};
+use switchyard_config::{ConfigError, Settings};
 use crate::publisher::OutgoingEvent;
 use crate::retry::RetryConfig;
 
@@ -98,25 +98,20 @@ impl SqsConfig {
 
     /// Reads `SQS_QUEUE_URL` (required), `SQS_GROUP_BY`,
     /// `SQS_MAX_BATCH_BYTES` and the `PUBLISH_*` retry variables (see
-    /// [`RetryConfig::from_lookup`]) from the process environment.
+    /// [`RetryConfig::from_settings`]) from `settings`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|var| std::env::var(var).ok())
-    }
-
-    /// Like [`SqsConfig::from_env`], reading variables through `lookup`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         Ok(SqsConfig {
-            queue_url: required(lookup, "SQS_QUEUE_URL", "the URL of the queue to send to")?,
-            group_by: optional(lookup, "SQS_GROUP_BY")?.unwrap_or_default(),
-            max_batch_bytes: optional(lookup, "SQS_MAX_BATCH_BYTES")?
+            queue_url: settings.required("SQS_QUEUE_URL", "the URL of the queue to send to")?,
+            group_by: settings.parse("SQS_GROUP_BY")?.unwrap_or_default(),
+            max_batch_bytes: settings.parse("SQS_MAX_BATCH_BYTES")?
                 .unwrap_or_else(default_max_batch_bytes),
-            retry: RetryConfig::from_lookup(lookup)?,
+            retry: RetryConfig::from_settings(settings)?,
         })
     }
 }
@@ -127,7 +122,7 @@ mod tests {
 
     #[test]
     fn missing_queue_names_the_variable() {
-        let err = SqsConfig::from_lookup(&|_| None).unwrap_err();
+        let err = SqsConfig::from_settings(&Settings::from_fn(|_| None)).unwrap_err();
         assert!(err.to_string().contains("SQS_QUEUE_URL"), "{err}");
     }
 
@@ -138,7 +133,7 @@ mod tests {
             "SQS_GROUP_BY" => Some("fixed:all".to_owned()),
             _ => None,
         };
-        let config = SqsConfig::from_lookup(&lookup).unwrap();
+        let config = SqsConfig::from_settings(&Settings::from_fn(lookup)).unwrap();
         assert!(config.is_fifo());
         assert_eq!(config.group_by, GroupBy::Fixed("all".into()));
         assert_eq!(config.max_batch_bytes, 262_144);
@@ -148,7 +143,7 @@ mod tests {
             "SQS_GROUP_BY" => Some("subjekt".to_owned()),
             _ => None,
         };
-        let err = SqsConfig::from_lookup(&bad).unwrap_err();
+        let err = SqsConfig::from_settings(&Settings::from_fn(bad)).unwrap_err();
         assert!(err.to_string().contains("SQS_GROUP_BY"), "{err}");
     }
 

@@ -3,7 +3,7 @@
 
 use crate::batch::{self, BatchLimits};
 use crate::cause::apply_current_cause;
-use crate::error::{ConfigError, PublishError};
+use crate::error::PublishError;
 use crate::publisher::{OutgoingEvent, PublishOutcome, Publisher};
 
 use super::client::{SendMessageBatchApi, SqsAttribute, SqsEntry};
@@ -44,16 +44,6 @@ impl SqsPublisher<aws_sdk_sqs::Client> {
         SqsPublisher { client, config }
     }
 
-    /// A publisher configured from the environment: [`SqsConfig::from_env`]
-    /// and the standard AWS SDK variables (region, credentials, `AWS_ENDPOINT_URL`).
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the missing or invalid variable.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = SqsConfig::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(aws_sdk_sqs::Client::new(&sdk), config))
-    }
 }
 
 impl<C: SendMessageBatchApi> SqsPublisher<C> {

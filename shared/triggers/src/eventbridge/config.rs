@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, Env};
+use crate::config::{ConfigError, Settings};
 use crate::pipeline::BarePayload;
 
 /// Settings of the EventBridge adapter.
@@ -46,15 +46,11 @@ impl EventBridgeAdapterConfig {
     /// Reads `SWITCHYARD_PARK_QUEUE_URL`, `SWITCHYARD_DEADLINE_MARGIN_MS`
     /// and `SWITCHYARD_PARTNER_EVENT_TYPE` (`<type>:v<version>`; the
     /// envelope's `source` is the EventBridge event's `source`).
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    pub fn from_settings(env: &Settings) -> Result<Self, ConfigError> {
         let partner = match env.optional("SWITCHYARD_PARTNER_EVENT_TYPE") {
             None => None,
             Some(spec) => {
-                let invalid = |reason: &str| ConfigError::Invalid {
-                    var: "SWITCHYARD_PARTNER_EVENT_TYPE".to_owned(),
-                    value: spec.clone(),
-                    reason: reason.to_owned(),
-                };
+                let invalid = |reason: &str| ConfigError::invalid(env.source_of("SWITCHYARD_PARTNER_EVENT_TYPE"), format!("{spec:?}: {reason}"));
                 let (event_type, version) = spec.rsplit_once(":v").ok_or_else(|| {
                     invalid("expected <type>:v<version>, e.g. customer.updated:v1")
                 })?;

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, Env};
+use crate::config::{ConfigError, Settings};
 
 /// Settings of the Service Bus (custom handler) adapter.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -74,17 +74,13 @@ impl ServiceBusAdapterConfig {
     /// Reads `SWITCHYARD_SERVICEBUS_BINDING`, `SWITCHYARD_SERVICEBUS_BINARY_BODY`
     /// (`true`/`false`), `SWITCHYARD_SERVICEBUS_SOURCE`, `SWITCHYARD_PARK_QUEUE`,
     /// `SWITCHYARD_INVOCATION_TIMEOUT_MS` and `SWITCHYARD_DEADLINE_MARGIN_MS`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    pub fn from_settings(env: &Settings) -> Result<Self, ConfigError> {
         let d = ServiceBusAdapterConfig::default();
         let timeout: u64 = env
             .parse("SWITCHYARD_INVOCATION_TIMEOUT_MS")?
             .unwrap_or(d.invocation_timeout_ms);
         if timeout == 0 {
-            return Err(ConfigError::Invalid {
-                var: "SWITCHYARD_INVOCATION_TIMEOUT_MS".to_owned(),
-                value: "0".to_owned(),
-                reason: "must be positive".to_owned(),
-            });
+            return Err(ConfigError::invalid(env.source_of("SWITCHYARD_INVOCATION_TIMEOUT_MS"), "0: must be positive"));
         }
         Ok(ServiceBusAdapterConfig {
             binding: env
@@ -116,15 +112,15 @@ mod tests {
             ("SWITCHYARD_INVOCATION_TIMEOUT_MS", "0"),
             ("SWITCHYARD_DEADLINE_MARGIN_MS", "soon"),
         ] {
-            let env = Env::from_fn(move |k| (k == var).then(|| value.to_owned()));
-            let err = ServiceBusAdapterConfig::from_env(&env).unwrap_err();
+            let env = Settings::from_fn(move |k| (k == var).then(|| value.to_owned()));
+            let err = ServiceBusAdapterConfig::from_settings(&env).unwrap_err();
             assert!(err.to_string().contains(var), "{err}");
         }
     }
 
     #[test]
     fn env_reads_every_setting() {
-        let env = Env::from_fn(|k| {
+        let env = Settings::from_fn(|k| {
             Some(
                 match k {
                     "SWITCHYARD_SERVICEBUS_BINDING" => "msg",
@@ -137,14 +133,14 @@ mod tests {
                 .to_owned(),
             )
         });
-        let c = ServiceBusAdapterConfig::from_env(&env).unwrap();
+        let c = ServiceBusAdapterConfig::from_settings(&env).unwrap();
         assert_eq!(c.binding, "msg");
         assert!(c.binary_body);
         assert_eq!(c.park_queue.as_deref(), Some("park"));
         assert_eq!(c.invocation_timeout(), Duration::from_secs(60));
         assert_eq!(c.deadline_margin(), Duration::from_secs(2));
         assert_eq!(
-            ServiceBusAdapterConfig::from_env(&Env::from_fn(|_| None)).unwrap(),
+            ServiceBusAdapterConfig::from_settings(&Settings::from_fn(|_| None)).unwrap(),
             ServiceBusAdapterConfig::default()
         );
     }

@@ -339,6 +339,84 @@ pub fn http_request(
     })
 }
 
+impl HttpTriggerRequest {
+    /// The request as the function's HTTP app sees it: the path without
+    /// `route_prefix` (host.json's `extensions.http.routePrefix`, `/api`),
+    /// the query from the URL or else from `Query` (percent-encoded).
+    ///
+    /// # Errors
+    /// [`RequestError::Invalid`] for a URL, method or header that is not HTTP.
+    pub fn into_http(self, route_prefix: &str) -> Result<http::Request<Vec<u8>>, RequestError> {
+        let invalid = |field: &str, reason: String| RequestError::Invalid {
+            field: field.to_owned(),
+            reason,
+        };
+        let uri: http::Uri = self
+            .url
+            .parse()
+            .map_err(|e| invalid("Url", format!("{:?}: {e}", self.url)))?;
+        let path = uri.path();
+        let path = path
+            .strip_prefix(route_prefix)
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or(path);
+        let query = match uri.query() {
+            Some(q) => Some(q.to_owned()),
+            None if !self.query.is_empty() => Some(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&self.query)
+                    .finish(),
+            ),
+            None => None,
+        };
+        let path_and_query = match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        let method = http::Method::from_bytes(self.method.as_bytes())
+            .map_err(|e| invalid("Method", format!("{:?}: {e}", self.method)))?;
+        let mut builder = http::Request::builder().method(method).uri(path_and_query);
+        for (name, value) in &self.headers {
+            let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) else {
+                return Err(invalid(
+                    "Headers",
+                    format!("{name:?} is not a valid HTTP header"),
+                ));
+            };
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(self.body)
+            .map_err(|e| invalid("Url", format!("cannot build the request: {e}")))
+    }
+}
+
+impl HttpTriggerResponse {
+    /// The output binding's value for a response: repeated headers joined
+    /// with `, `, the body as text (lossy for non-UTF-8 bytes).
+    pub fn from_http(response: &http::Response<Vec<u8>>) -> Self {
+        let mut headers: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in response.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            headers
+                .entry(name.as_str().to_owned())
+                .and_modify(|v| {
+                    v.push_str(", ");
+                    v.push_str(&value);
+                })
+                .or_insert(value);
+        }
+        HttpTriggerResponse {
+            status_code: response.status().as_u16(),
+            headers,
+            body: String::from_utf8_lossy(response.body()).into_owned(),
+        }
+    }
+}
+
 /// The HTTP output binding's value (`Outputs.res`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpTriggerResponse {

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, Env};
+use crate::config::{ConfigError, Settings};
 use crate::pipeline::BarePayload;
 
 /// Settings of the SQS adapter.
@@ -111,7 +111,7 @@ impl SqsAdapterConfig {
     /// `SWITCHYARD_BACKOFF_CAP_SECS`, `SWITCHYARD_BARE_PAYLOAD_TYPE`
     /// (`<type>:v<version>`, e.g. `order.placed:v2`) and
     /// `SWITCHYARD_BARE_PAYLOAD_SOURCE`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    pub fn from_settings(env: &Settings) -> Result<Self, ConfigError> {
         let defaults = SqsAdapterConfig::default();
         let backoff = match env.parse::<u32>("SWITCHYARD_BACKOFF_BASE_SECS")? {
             None => None,
@@ -128,11 +128,7 @@ impl SqsAdapterConfig {
         let bare_payload = match env.optional("SWITCHYARD_BARE_PAYLOAD_TYPE") {
             None => None,
             Some(spec) => {
-                let invalid = |reason: &str| ConfigError::Invalid {
-                    var: "SWITCHYARD_BARE_PAYLOAD_TYPE".to_owned(),
-                    value: spec.clone(),
-                    reason: reason.to_owned(),
-                };
+                let invalid = |reason: &str| ConfigError::invalid(env.source_of("SWITCHYARD_BARE_PAYLOAD_TYPE"), format!("{spec:?}: {reason}"));
                 let (event_type, version) = spec
                     .rsplit_once(":v")
                     .ok_or_else(|| invalid("expected <type>:v<version>, e.g. order.placed:v2"))?;
@@ -152,11 +148,7 @@ impl SqsAdapterConfig {
             .parse("SWITCHYARD_MAX_CONCURRENCY")?
             .unwrap_or(defaults.max_concurrency);
         if max_concurrency == 0 {
-            return Err(ConfigError::Invalid {
-                var: "SWITCHYARD_MAX_CONCURRENCY".to_owned(),
-                value: "0".to_owned(),
-                reason: "must be at least 1".to_owned(),
-            });
+            return Err(ConfigError::invalid(env.source_of("SWITCHYARD_MAX_CONCURRENCY"), "0: must be at least 1"));
         }
         Ok(SqsAdapterConfig {
             park_queue_url: env.optional("SWITCHYARD_PARK_QUEUE_URL"),
@@ -189,16 +181,16 @@ mod tests {
 
     #[test]
     fn env_errors_name_the_variable() {
-        let env = Env::from_fn(|k| (k == "SWITCHYARD_MAX_CONCURRENCY").then(|| "lots".to_owned()));
-        let err = SqsAdapterConfig::from_env(&env).unwrap_err();
+        let env = Settings::from_fn(|k| (k == "SWITCHYARD_MAX_CONCURRENCY").then(|| "lots".to_owned()));
+        let err = SqsAdapterConfig::from_settings(&env).unwrap_err();
         assert!(
             err.to_string().contains("SWITCHYARD_MAX_CONCURRENCY"),
             "{err}"
         );
-        let env = Env::from_fn(|k| {
+        let env = Settings::from_fn(|k| {
             (k == "SWITCHYARD_BARE_PAYLOAD_TYPE").then(|| "order.placed".to_owned())
         });
-        let err = SqsAdapterConfig::from_env(&env).unwrap_err();
+        let err = SqsAdapterConfig::from_settings(&env).unwrap_err();
         assert!(
             err.to_string().contains("SWITCHYARD_BARE_PAYLOAD_TYPE"),
             "{err}"
@@ -207,7 +199,7 @@ mod tests {
 
     #[test]
     fn env_reads_every_setting() {
-        let env = Env::from_fn(|k| {
+        let env = Settings::from_fn(|k| {
             Some(
                 match k {
                     "SWITCHYARD_PARK_QUEUE_URL" => "http://q/park",
@@ -219,7 +211,7 @@ mod tests {
                 .to_owned(),
             )
         });
-        let c = SqsAdapterConfig::from_env(&env).unwrap();
+        let c = SqsAdapterConfig::from_settings(&env).unwrap();
         assert_eq!(c.park_queue_url.as_deref(), Some("http://q/park"));
         assert_eq!(c.max_concurrency, 4);
         assert_eq!(c.backoff.map(|b| (b.base_secs, b.factor)), Some((3, 2)));

@@ -1,29 +1,32 @@
-//! The audit table of the local stack: what the DynamoDB audit table is in
-//! the cloud, as a redb file under the state directory.
+//! The audit table as an embedded redb file (`AUDIT_STORE=file:<path>`):
+//! the local stack's table, and a single-instance Function App's.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-use switchyard_audit_log::{AuditRecord, AuditStore, AuditStoreError, Recorded};
+use crate::{AuditRecord, AuditStore, AuditStoreError, Recorded};
 
 const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
 
-/// [`AuditStore`] over a local redb file; a second write of an event id
+/// [`AuditStore`] over a redb file; a second write of an event id
 /// writes nothing, like the conditional put on DynamoDB.
 #[derive(Clone)]
-pub struct LocalAuditStore {
+pub struct EmbeddedAuditStore {
     db: Arc<Database>,
 }
 
-impl LocalAuditStore {
+impl EmbeddedAuditStore {
     /// Opens (or creates) the file.
+    ///
+    /// # Errors
+    /// The file cannot be created or opened (e.g. another process holds it).
     pub fn open(path: &Path) -> Result<Self, String> {
         let db = Database::create(path).map_err(|e| e.to_string())?;
         let tx = db.begin_write().map_err(|e| e.to_string())?;
         tx.open_table(AUDIT).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
-        Ok(LocalAuditStore { db: Arc::new(db) })
+        Ok(EmbeddedAuditStore { db: Arc::new(db) })
     }
 
     /// Number of records.
@@ -43,7 +46,7 @@ impl LocalAuditStore {
 }
 
 #[async_trait::async_trait]
-impl AuditStore for LocalAuditStore {
+impl AuditStore for EmbeddedAuditStore {
     async fn record(&self, record: &AuditRecord) -> Result<Recorded, AuditStoreError> {
         let err = |e: &dyn std::fmt::Display| AuditStoreError(e.to_string());
         let bytes = serde_json::to_vec(record).map_err(|e| err(&e))?;

@@ -1,0 +1,181 @@
+//! A registered function on AWS Lambda: the whole of its `main.rs` is
+//! `switchyard_runtime::lambda::main(my_function::function())`.
+//!
+//! The payload says which trigger invoked it: an SQS batch (`Records` with
+//! `eventSource: aws:sqs`) is answered with `batchItemFailures`; an
+//! EventBridge event (`detail-type`) succeeds or fails the invocation (then
+//! the target's retry policy and DLQ apply); an HTTP function runs behind
+//! a Function URL (payload format 2.0).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use switchyard_config::{ConfigError, Settings};
+use switchyard_publish::{
+    EventBridgeConfig, EventBridgePublisher, Publisher, SqsConfig, SqsPublisher,
+};
+use switchyard_triggers::lambda::invocation_deadline;
+use switchyard_triggers::registry::{
+    App, Function, HttpApp, MessageApp, Platform, Resources, Trigger,
+};
+use switchyard_triggers::sqs::{AwsSqs, SqsApi};
+
+use crate::platform::{NoPublisher, open_store};
+
+/// Runs `function` on Lambda until the runtime stops; a setting that is
+/// missing or malformed is logged (naming the variable) and fails the init.
+pub fn main(function: Function) -> ExitCode {
+    switchyard_telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = function.name;
+    match runtime.block_on(run(function)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(function = name, error = %e, "FunctionStartError");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the function publishes: `EVENT_BUS_NAME` (EventBridge) or
+/// `SQS_QUEUE_URL` (SQS); required when the function declares events it
+/// publishes.
+///
+/// # Errors
+/// [`ConfigError`] naming the variable.
+pub fn publisher(
+    function: &Function,
+    settings: &Settings,
+    aws: &aws_config::SdkConfig,
+) -> Result<Arc<dyn Publisher>, ConfigError> {
+    if settings.optional("EVENT_BUS_NAME").is_some() {
+        return Ok(Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(aws),
+            EventBridgeConfig::from_settings(settings)?,
+        )));
+    }
+    if settings.optional("SQS_QUEUE_URL").is_some() {
+        return Ok(Arc::new(SqsPublisher::new(
+            aws_sdk_sqs::Client::new(aws),
+            SqsConfig::from_settings(settings)?,
+        )));
+    }
+    if function.publishes.is_empty() {
+        return Ok(Arc::new(NoPublisher));
+    }
+    Err(ConfigError::missing(
+        settings.describe("EVENT_BUS_NAME"),
+        format!(
+            "where {} publishes {} (or set SQS_QUEUE_URL)",
+            function.name,
+            function.publishes.join(", ")
+        ),
+    ))
+}
+
+/// Builds `function` on Lambda from `settings`.
+///
+/// # Errors
+/// [`ConfigError`] naming the missing or malformed setting.
+pub async fn build(
+    function: &Function,
+    settings: &Settings,
+    aws: &aws_config::SdkConfig,
+) -> Result<App, ConfigError> {
+    let platform = Platform {
+        settings: settings.clone(),
+        publisher: publisher(function, settings, aws)?,
+        store: Some(open_store(function, settings, Some(aws))?),
+        sqs: Some(Arc::new(AwsSqs::new(aws_sdk_sqs::Client::new(aws))) as Arc<dyn SqsApi>),
+        servicebus: None,
+        triggers: function
+            .triggers
+            .iter()
+            .copied()
+            .filter(|t| t.is_aws())
+            .collect(),
+        resources: Resources::new(),
+    };
+    if platform.triggers.is_empty() {
+        return Err(ConfigError::unavailable(
+            function.name,
+            "the function declares no trigger Lambda can run (sqs, eventbridge, http)",
+        ));
+    }
+    function.build(&platform).await
+}
+
+/// Builds `function` from the process environment and serves the Lambda
+/// Runtime API.
+///
+/// # Errors
+/// A configuration error (naming the variable) or the runtime's error.
+pub async fn run(function: Function) -> Result<(), Error> {
+    let settings = Settings::process().scoped(function.name);
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    match build(&function, &settings, &aws).await? {
+        App::Messages(app) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let app = app.clone();
+                async move { dispatch(app.as_ref(), event).await }
+            }))
+            .await
+        }
+        App::Http(app) => {
+            if !function.has(Trigger::Http) {
+                return Err("an HTTP function without an http trigger".into());
+            }
+            lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
+                let app = app.clone();
+                async move { Ok::<_, Error>(call_http(app.as_ref(), request).await) }
+            }))
+            .await
+        }
+    }
+}
+
+/// Answers one invocation of a message function by its payload's trigger.
+///
+/// # Errors
+/// An EventBridge event that must be retried, or a payload of no trigger
+/// the function runs (the invocation fails; nothing is acknowledged).
+pub async fn dispatch(app: &dyn MessageApp, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let deadline = invocation_deadline(event.context.deadline);
+    let payload = event.payload;
+    if payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(payload)
+            .map_err(|e| format!("the payload has Records but is not an SQS batch: {e}"))?;
+        let (response, _) = app.sqs(batch, deadline).await?;
+        return Ok(serde_json::to_value(response)?);
+    }
+    if payload.get("detail-type").is_some() {
+        let event: EventBridgeEvent = serde_json::from_value(payload)
+            .map_err(|e| format!("the payload has detail-type but is not an EventBridge event: {e}"))?;
+        app.eventbridge(event, deadline).await??;
+        return Ok(Value::Null);
+    }
+    Err("the payload is neither an SQS batch (Records) nor an EventBridge event (detail-type)".into())
+}
+
+async fn call_http(app: &dyn HttpApp, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+    let (parts, body) = request.into_parts();
+    let response = app
+        .call(http::Request::from_parts(parts, body.as_ref().to_vec()))
+        .await;
+    response.map(lambda_http::Body::from)
+}

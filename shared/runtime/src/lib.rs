@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+#[cfg(feature = "azure")]
+pub mod azure;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+mod platform;
+
+pub use platform::{DynamoDbClient, NoPublisher, open_store};

@@ -1,0 +1,207 @@
+//! A built function behind its triggers: one handler, one adapter per
+//! trigger the platform runs, every adapter configured by the same code.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use switchyard_contracts::DecodeOptions;
+use switchyard_idempotency::IdempotencyConfig;
+
+use crate::config::{ConfigError, Settings};
+use crate::eventbridge::{EventBridgeAdapter, EventBridgeAdapterConfig, EventBridgeRetry};
+use crate::handler::Handler;
+use crate::layers::Idempotency;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::registry::function::{Function, Platform, Trigger};
+use crate::servicebus::{
+    InvocationRequest, ServiceBusAdapter, ServiceBusAdapterConfig, ServiceBusInvocation,
+};
+use crate::sqs::{BatchReport, SqsAdapter, SqsAdapterConfig};
+
+/// The function was asked to run a trigger it was not built for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("function {function} has no {trigger} trigger on this platform")]
+pub struct NotHosted {
+    /// The function.
+    pub function: &'static str,
+    /// The trigger asked for.
+    pub trigger: &'static str,
+}
+
+/// A message function, built: it answers each trigger's payload with that
+/// trigger's acknowledgement.
+#[async_trait::async_trait]
+pub trait MessageApp: Send + Sync {
+    /// An SQS batch → its `batchItemFailures` (and what happened to each).
+    async fn sqs(
+        &self,
+        event: SqsEvent,
+        deadline: SystemTime,
+    ) -> Result<(SqsBatchResponse, BatchReport), NotHosted>;
+
+    /// One EventBridge event → `Ok` (done) or the retry error.
+    async fn eventbridge(
+        &self,
+        event: EventBridgeEvent,
+        deadline: SystemTime,
+    ) -> Result<Result<Outcome, EventBridgeRetry>, NotHosted>;
+
+    /// One custom-handler request of a Service Bus trigger → the answer
+    /// for the Functions host (its deadline from `SWITCHYARD_INVOCATION_TIMEOUT_MS`).
+    async fn servicebus(&self, request: &InvocationRequest)
+    -> Result<ServiceBusInvocation, NotHosted>;
+}
+
+/// An HTTP function, built: one request, one response.
+#[async_trait::async_trait]
+pub trait HttpApp: Send + Sync {
+    /// Answers one request.
+    async fn call(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>>;
+}
+
+pub(crate) struct Hosted<H: Handler> {
+    name: &'static str,
+    sqs: Option<SqsAdapter<Arc<H>>>,
+    eventbridge: Option<EventBridgeAdapter<Arc<H>>>,
+    servicebus: Option<ServiceBusAdapter<Arc<H>>>,
+}
+
+/// The lifetime of `function`'s idempotency records on `settings`:
+/// `SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS` (scoped), else the function's default.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming the variable.
+pub fn idempotency_expiry(function: &Function, settings: &Settings) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(settings.parse_or(
+        "SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS",
+        function.idempotency_expiry.as_secs(),
+    )?))
+}
+
+/// The upcasters' inputs every function reads (`SWITCHYARD_ORDER_V1_CURRENCY`).
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming the variable.
+pub fn decode_options(settings: &Settings) -> Result<DecodeOptions, ConfigError> {
+    Ok(DecodeOptions {
+        order_placed_v1_currency: settings.parse("SWITCHYARD_ORDER_V1_CURRENCY")?,
+    })
+}
+
+impl<H: Handler> Hosted<H> {
+    pub(crate) fn new(handler: Arc<H>, f: &Function, p: &Platform) -> Result<Self, ConfigError> {
+        let s = &p.settings;
+        let decode = decode_options(s)?;
+        let idempotency = match &p.store {
+            Some(store) => {
+                let mut config = IdempotencyConfig::for_function(f.name);
+                config.expiry = idempotency_expiry(f, s)?;
+                Some(Idempotency {
+                    config,
+                    store: store.clone(),
+                })
+            }
+            None => None,
+        };
+        let tune = |pipeline: Pipeline<Arc<H>>| {
+            let pipeline = pipeline
+                .with_publisher(p.publisher.clone())
+                .with_unsubscribed(f.unsubscribed)
+                .with_decode_options(decode.clone());
+            match &idempotency {
+                Some(i) => pipeline.with_idempotency(i.clone()),
+                None => pipeline,
+            }
+        };
+        let wants = |t: Trigger| f.has(t) && p.triggers.contains(&t);
+        let sqs = if wants(Trigger::Sqs) {
+            Some(
+                SqsAdapter::new(
+                    handler.clone(),
+                    f.name,
+                    SqsAdapterConfig::from_settings(s)?,
+                    p.sqs.clone(),
+                )
+                .with_pipeline(tune),
+            )
+        } else {
+            None
+        };
+        let eventbridge = if wants(Trigger::EventBridge) {
+            Some(
+                EventBridgeAdapter::new(
+                    handler.clone(),
+                    f.name,
+                    EventBridgeAdapterConfig::from_settings(s)?,
+                    p.sqs.clone(),
+                )
+                .with_pipeline(tune),
+            )
+        } else {
+            None
+        };
+        let servicebus = if wants(Trigger::ServiceBus) {
+            Some(
+                ServiceBusAdapter::new(
+                    handler,
+                    f.name,
+                    ServiceBusAdapterConfig::from_settings(s)?,
+                    p.servicebus.clone(),
+                )
+                .with_pipeline(tune),
+            )
+        } else {
+            None
+        };
+        Ok(Hosted {
+            name: f.name,
+            sqs,
+            eventbridge,
+            servicebus,
+        })
+    }
+
+    fn not_hosted(&self, trigger: Trigger) -> NotHosted {
+        NotHosted {
+            function: self.name,
+            trigger: trigger.name(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<H: Handler> MessageApp for Hosted<H> {
+    async fn sqs(
+        &self,
+        event: SqsEvent,
+        deadline: SystemTime,
+    ) -> Result<(SqsBatchResponse, BatchReport), NotHosted> {
+        match &self.sqs {
+            Some(a) => Ok(a.handle_with_report(event, deadline).await),
+            None => Err(self.not_hosted(Trigger::Sqs)),
+        }
+    }
+
+    async fn eventbridge(
+        &self,
+        event: EventBridgeEvent,
+        deadline: SystemTime,
+    ) -> Result<Result<Outcome, EventBridgeRetry>, NotHosted> {
+        match &self.eventbridge {
+            Some(a) => Ok(a.handle(event, deadline).await),
+            None => Err(self.not_hosted(Trigger::EventBridge)),
+        }
+    }
+
+    async fn servicebus(
+        &self,
+        request: &InvocationRequest,
+    ) -> Result<ServiceBusInvocation, NotHosted> {
+        match &self.servicebus {
+            Some(a) => Ok(a.handle(request, a.deadline_from_now()).await),
+            None => Err(self.not_hosted(Trigger::ServiceBus)),
+        }
+    }
+}
