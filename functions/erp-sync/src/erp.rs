@@ -116,14 +116,20 @@ pub fn classify(status: u16, body: &[u8]) -> Result<(), HandlerError> {
     }
 }
 
-/// Percent-encodes a path segment (ids come from outside).
+/// Percent-encodes a path segment (ids come from outside): every byte but
+/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`.
+///
+/// `form_urlencoded` leaves the same characters plus `*` alone, writes a
+/// space as `+` and `~` as `%7E`; those three are put right here. A space
+/// and any other escaped byte come out as chunks of their own (`+`, `%XX`),
+/// so only whole chunks are rewritten.
 fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+    for chunk in url::form_urlencoded::byte_serialize(segment.as_bytes()) {
+        match chunk {
+            "+" => out.push_str("%20"),
+            "%7E" => out.push('~'),
+            unchanged => out.push_str(&unchanged.replace('*', "%2A")),
         }
     }
     out
@@ -147,5 +153,11 @@ mod tests {
     #[test]
     fn path_segments_are_encoded() {
         assert_eq!(encode("SO-1/../x y"), "SO-1%2F..%2Fx%20y");
+        let unreserved = "AZaz09-._~";
+        assert_eq!(encode(unreserved), unreserved);
+        assert_eq!(
+            encode(" *+%:@!$&'()=,;?#[]\\\"<>^`{|}/\u{7f}é"),
+            "%20%2A%2B%25%3A%40%21%24%26%27%28%29%3D%2C%3B%3F%23%5B%5D%5C%22%3C%3E%5E%60%7B%7C%7D%2F%7F%C3%A9"
+        );
     }
 }

@@ -18,13 +18,24 @@ use switchyard_testkit::servicebus_fake::{
 const NS: &str = "your-namespace";
 const QUEUE: &str = "HttpClientSampleQueue";
 
+/// Every byte but `A-Z a-z 0-9 - _ .` as `%XX`: `form_urlencoded`, with a
+/// space (its own `+` chunk) as `%20` and `*` (which it leaves alone) escaped.
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for chunk in url::form_urlencoded::byte_serialize(s.as_bytes()) {
+        match chunk {
+            "+" => out.push_str("%20"),
+            unchanged => out.push_str(&unchanged.replace('*', "%2A")),
+        }
+    }
+    out
+}
+
+#[test]
+fn encode_keeps_only_its_unreserved_set() {
+    let unreserved = "AZaz09-_.";
+    assert_eq!(encode(unreserved), unreserved);
+    assert_eq!(encode(" *+/=:~%é"), "%20%2A%2B%2F%3D%3A%7E%25%C3%A9");
 }
 
 /// The documented token: sr = url-encoded URI, sig over "sr\nse".

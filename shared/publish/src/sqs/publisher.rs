@@ -6,7 +6,7 @@ use crate::cause::apply_current_cause;
 use crate::error::PublishError;
 use crate::publisher::{OutgoingEvent, PublishOutcome, Publisher};
 
-use super::client::{SendMessageBatchApi, SqsAttribute, SqsEntry};
+use super::client::{AwsSqs, SqsApi, SqsAttribute, SqsEntry};
 use super::config::SqsConfig;
 
 /// Messages per `SendMessageBatch` call at most.
@@ -33,22 +33,26 @@ pub const ATTR_EVENT_ID: &str = "event_id";
 /// failures and a target that is down behave as for
 /// [`EventBridgePublisher`](crate::EventBridgePublisher).
 #[derive(Debug, Clone)]
-pub struct SqsPublisher<C = aws_sdk_sqs::Client> {
+pub struct SqsPublisher<C = AwsSqs> {
     client: C,
     config: SqsConfig,
 }
 
-impl SqsPublisher<aws_sdk_sqs::Client> {
-    /// A publisher over an SDK client.
+impl SqsPublisher<AwsSqs> {
+    /// A publisher over an SDK client (wrapped in [`AwsSqs`]).
     pub fn new(client: aws_sdk_sqs::Client, config: SqsConfig) -> Self {
-        SqsPublisher { client, config }
+        SqsPublisher {
+            client: AwsSqs::new(client),
+            config,
+        }
     }
 
 }
 
-impl<C: SendMessageBatchApi> SqsPublisher<C> {
-    /// A publisher over any [`SendMessageBatchApi`] (e.g.
-    /// [`InMemorySendMessageBatch`](super::InMemorySendMessageBatch) in tests).
+impl<C: SqsApi> SqsPublisher<C> {
+    /// A publisher over any [`SqsApi`] (e.g.
+    /// [`InMemorySqs`](super::InMemorySqs) in tests, or an
+    /// `Arc<dyn SqsApi>` shared with a trigger adapter).
     pub fn with_client(client: C, config: SqsConfig) -> Self {
         SqsPublisher { client, config }
     }
@@ -104,7 +108,7 @@ impl<C: SendMessageBatchApi> SqsPublisher<C> {
 }
 
 #[async_trait::async_trait]
-impl<C: SendMessageBatchApi> Publisher for SqsPublisher<C> {
+impl<C: SqsApi> Publisher for SqsPublisher<C> {
     async fn publish(
         &self,
         mut events: Vec<OutgoingEvent>,
@@ -128,7 +132,7 @@ impl<C: SendMessageBatchApi> Publisher for SqsPublisher<C> {
 mod tests {
     use super::*;
     use crate::cause::{Cause, with_cause};
-    use crate::sqs::{GroupBy, InMemorySendMessageBatch};
+    use crate::sqs::{GroupBy, InMemorySqs};
 
     const QUEUE: &str = "http://127.0.0.1:1/123456789012/orders";
 
@@ -146,15 +150,11 @@ mod tests {
         (0..n).map(|i| event(&format!("e{i}"))).collect()
     }
 
-    fn publisher(queue_url: &str) -> SqsPublisher<InMemorySendMessageBatch> {
-        SqsPublisher::with_client(InMemorySendMessageBatch::new(), SqsConfig::new(queue_url))
+    fn publisher(queue_url: &str) -> SqsPublisher<InMemorySqs> {
+        SqsPublisher::with_client(InMemorySqs::new(), SqsConfig::new(queue_url))
     }
 
-    fn event_of_size(
-        p: &SqsPublisher<InMemorySendMessageBatch>,
-        id: &str,
-        size: usize,
-    ) -> OutgoingEvent {
+    fn event_of_size(p: &SqsPublisher<InMemorySqs>, id: &str, size: usize) -> OutgoingEvent {
         let mut e = event(id);
         let base = p.entry(&e).unwrap().size();
         e.data = serde_json::json!({ "pad": "x".repeat(size - base) });
@@ -162,7 +162,7 @@ mod tests {
         e
     }
 
-    fn bodies(p: &SqsPublisher<InMemorySendMessageBatch>, call: usize) -> Vec<String> {
+    fn bodies(p: &SqsPublisher<InMemorySqs>, call: usize) -> Vec<String> {
         p.client().calls()[call]
             .entries
             .iter()

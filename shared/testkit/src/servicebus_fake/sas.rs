@@ -157,15 +157,19 @@ mod tests {
         )
     }
 
+    /// Every byte but `A-Z a-z 0-9 - _ . *` as `%XX`: `form_urlencoded`,
+    /// with a space (its own `+` chunk) as `%20`.
     fn url_encode(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .map(|chunk| if chunk == "+" { "%20" } else { chunk })
             .collect()
+    }
+
+    #[test]
+    fn url_encode_keeps_only_its_unreserved_set() {
+        let unreserved = "AZaz09-_.*";
+        assert_eq!(url_encode(unreserved), unreserved);
+        assert_eq!(url_encode(" +/=:~%é"), "%20%2B%2F%3D%3A%7E%25%C3%A9");
     }
 
     #[test]

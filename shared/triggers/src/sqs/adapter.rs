@@ -6,9 +6,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use crate::handler::Handler;
 use crate::layers::Idempotency;
 use crate::pipeline::{Delivery, Ordering, Outcome, Pipeline, PipelineSettings};
-use crate::sqs::client::{SqsApi, VisibilityChange};
 use crate::sqs::config::SqsAdapterConfig;
 use crate::sqs::park::SqsParkTarget;
+use crate::sqs::{SqsApi, VisibilityChange};
 
 /// Turns an SQS batch into handler calls and the results into a
 /// `SqsBatchResponse` for an event source mapping with

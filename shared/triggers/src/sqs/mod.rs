@@ -1,11 +1,15 @@
 //! The SQS batch adapter: `SqsEvent` in, `SqsBatchResponse` out.
 
 mod adapter;
-mod client;
 mod config;
 mod park;
 
 pub use adapter::{BatchReport, SqsAdapter};
-pub use client::{AwsSqs, InMemorySqs, SentMessage, SqsApi, SqsApiError, VisibilityChange};
 pub use config::{BackoffConfig, SqsAdapterConfig};
 pub use park::SqsParkTarget;
+
+// The SQS client seam lives in `switchyard-publish` (one trait for the
+// publisher and the adapters); re-exported here under its old path.
+pub use switchyard_publish::sqs::{
+    AwsSqs, InMemorySqs, SentMessage, SqsApi, SqsApiError, VisibilityChange,
+};

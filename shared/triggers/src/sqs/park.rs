@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::park::{ParkError, ParkTarget, ParkedMessage, attributes};
-use crate::sqs::client::{SentMessage, SqsApi};
+use crate::sqs::{SentMessage, SqsApi};
 
 /// Parks messages in an SQS queue (usually the source queue's DLQ): the
 /// original body, and the reason, kind, original message id, source and
