@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use crate::{AuditRecord, AuditStore, AuditStoreError, Recorded};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
 

@@ -32,7 +32,10 @@ async fn audit_log(
         store: Some(switchyard_runtime::open_store(&function, &settings, Some(aws)).unwrap()),
         settings,
         publisher: std::sync::Arc::new(switchyard_runtime::NoPublisher),
-        sqs: Some(std::sync::Arc::new(AwsSqs::new(aws_sdk_sqs::Client::new(aws))) as std::sync::Arc<dyn SqsApi>),
+        sqs: Some(
+            std::sync::Arc::new(AwsSqs::new(aws_sdk_sqs::Client::new(aws)))
+                as std::sync::Arc<dyn SqsApi>,
+        ),
         servicebus: None,
         triggers: vec![Trigger::EventBridge],
         resources: Resources::new(),
@@ -121,7 +124,10 @@ async fn each_event_is_recorded_once_with_its_ids_and_digest() {
     let store = format!("dynamodb:{table}");
     let adapter = audit_log(
         &aws,
-        &[("AUDIT_STORE", &store), ("SWITCHYARD_PARK_QUEUE_URL", &park)],
+        &[
+            ("AUDIT_STORE", &store),
+            ("SWITCHYARD_PARK_QUEUE_URL", &park),
+        ],
     )
     .await;
     let deadline = || SystemTime::now() + Duration::from_secs(30);
@@ -136,7 +142,12 @@ async fn each_event_is_recorded_once_with_its_ids_and_digest() {
         Ok(Outcome::Duplicate)
     );
     assert_eq!(
-        handle(adapter.as_ref(), fixture("eventbridge-customer-updated.json"), deadline()).await,
+        handle(
+            adapter.as_ref(),
+            fixture("eventbridge-customer-updated.json"),
+            deadline()
+        )
+        .await,
         Ok(Outcome::Handled)
     );
 
@@ -220,7 +231,10 @@ async fn the_conditional_write_alone_keeps_duplicates_out() {
 #[tokio::test]
 async fn an_unreachable_table_is_a_transient_failure() {
     let aws = switchyard_testkit::aws_config().await;
-    let store = format!("dynamodb:{}", switchyard_testkit::unique_name("no-such-table"));
+    let store = format!(
+        "dynamodb:{}",
+        switchyard_testkit::unique_name("no-such-table")
+    );
     let adapter = audit_log(&aws, &[("AUDIT_STORE", &store)]).await;
     let err = handle(
         adapter.as_ref(),

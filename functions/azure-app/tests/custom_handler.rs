@@ -103,7 +103,7 @@ fn the_binary_names_missing_settings_in_json_logs() {
         line["fields"]["error"]
             .as_str()
             .unwrap()
-            .contains("ERP_BASE_URL"),
+            .contains("SERVICEBUS_CONNECTION_STRING"),
         "{line}"
     );
 }

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use http::HeaderName;
+use switchyard_config::Settings;
 use switchyard_contracts::Currency;
 use switchyard_contracts::catalog::known_versions;
-use switchyard_config::Settings;
 use switchyard_webhooks::dynamics::{DEFAULT_KEY_HEADER, DynamicsAuth};
 use switchyard_webhooks::hubspot::HubSpotAuth;
 use switchyard_webhooks::salesforce::SalesforceAuth;
@@ -99,14 +99,19 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the first missing or malformed variable.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        let invalid =
-            |var: &str, reason: &dyn std::fmt::Display| ConfigError::invalid(settings.source_of(var), reason);
+        let invalid = |var: &str, reason: &dyn std::fmt::Display| {
+            ConfigError::invalid(settings.source_of(var), reason)
+        };
         let mut providers = Providers::default();
         if let Some(keys) = settings.optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY") {
-            let header = settings.optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
+            let header = settings
+                .optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
                 .unwrap_or_else(|| DEFAULT_KEY_HEADER.to_owned());
             let header = HeaderName::try_from(header.to_ascii_lowercase()).map_err(|_| {
-                invalid("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER", &"not a valid HTTP header name")
+                invalid(
+                    "SWITCHYARD_DYNAMICS_WEBHOOK_HEADER",
+                    &"not a valid HTTP header name",
+                )
             })?;
             providers.dynamics = Some(DynamicsAuth {
                 header,
@@ -115,14 +120,19 @@ impl Config {
             });
         }
         if let Some(secrets) = settings.optional("SWITCHYARD_HUBSPOT_CLIENT_SECRET") {
-            let accept_legacy =
-                match settings.optional("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES").as_deref() {
-                    None | Some("false") => false,
-                    Some("true") => true,
-                    Some(_) => {
-                        return Err(invalid("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES", &"expected true or false"));
-                    }
-                };
+            let accept_legacy = match settings
+                .optional("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES")
+                .as_deref()
+            {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => {
+                    return Err(invalid(
+                        "SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES",
+                        &"expected true or false",
+                    ));
+                }
+            };
             providers.hubspot = Some(HubSpotAuth {
                 secrets: Secrets::parse_plain(&secrets)
                     .map_err(|e| invalid("SWITCHYARD_HUBSPOT_CLIENT_SECRET", &e))?,
@@ -165,7 +175,10 @@ impl Config {
         let public_base_url = settings.optional("SWITCHYARD_PUBLIC_BASE_URL");
         if let Some(url) = &public_base_url {
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('?') {
-                return Err(invalid("SWITCHYARD_PUBLIC_BASE_URL", &"expected scheme://host[:port][/path], without a query"));
+                return Err(invalid(
+                    "SWITCHYARD_PUBLIC_BASE_URL",
+                    &"expected scheme://host[:port][/path], without a query",
+                ));
             }
         }
         let body_limit_bytes = number(
@@ -174,7 +187,10 @@ impl Config {
             DEFAULT_BODY_LIMIT_BYTES,
         )?;
         if body_limit_bytes == 0 {
-            return Err(invalid("SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES", &"must be positive"));
+            return Err(invalid(
+                "SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES",
+                &"must be positive",
+            ));
         }
         Ok(Config {
             providers,
@@ -192,7 +208,11 @@ impl Config {
             public_base_url,
             claim_ttl: Duration::from_secs(
                 number(
-            settings, "SWITCHYARD_WEBHOOK_CLAIM_SECS", DEFAULT_CLAIM_SECS)?.max(1),
+                    settings,
+                    "SWITCHYARD_WEBHOOK_CLAIM_SECS",
+                    DEFAULT_CLAIM_SECS,
+                )?
+                .max(1),
             ),
         })
     }
@@ -201,7 +221,8 @@ impl Config {
 /// `<transactioncurrencyid>=<ISO>,...`.
 fn dynamics_currencies(settings: &Settings) -> Result<HashMap<String, Currency>, ConfigError> {
     const VAR: &str = "SWITCHYARD_DYNAMICS_CURRENCIES";
-    let invalid = |reason: &dyn std::fmt::Display| ConfigError::invalid(settings.source_of(VAR), reason);
+    let invalid =
+        |reason: &dyn std::fmt::Display| ConfigError::invalid(settings.source_of(VAR), reason);
     let list = settings.optional(VAR);
     let mut map = HashMap::new();
     for entry in list
@@ -214,10 +235,7 @@ fn dynamics_currencies(settings: &Settings) -> Result<HashMap<String, Currency>,
         let (id, code) = entry
             .split_once('=')
             .ok_or_else(|| invalid(&format!("{entry:?} is not <currency id>=<ISO code>")))?;
-        let currency = code
-            .trim()
-            .parse::<Currency>()
-            .map_err(|e| invalid(&e))?;
+        let currency = code.trim().parse::<Currency>().map_err(|e| invalid(&e))?;
         map.insert(id.trim().to_ascii_lowercase(), currency);
     }
     Ok(map)

@@ -11,29 +11,85 @@ use switchyard_triggers::config::ConfigError;
 use switchyard_triggers::registry::{Function, HttpApp, Setting, Trigger};
 use tower::ServiceExt;
 
+use crate::FUNCTION_NAME;
 use crate::config::{Config, DEFAULT_DEDUPE_SECS};
 use crate::router::{AppState, app};
-use crate::FUNCTION_NAME;
 
 /// Largest answer read back from the router (answers are small JSON or a SOAP Ack).
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// The settings crm-webhook reads besides the platform's.
 pub const SETTINGS: &[Setting] = &[
-    Setting::optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY", "Dynamics 365 webhook keys (comma-separated)", ""),
-    Setting::optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER", "the header Dynamics sends the key in", "x-switchyard-key"),
-    Setting::optional("SWITCHYARD_HUBSPOT_CLIENT_SECRET", "HubSpot app client secrets", ""),
-    Setting::optional("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES", "accept HubSpot v1/v2 signatures", "false"),
-    Setting::optional("SWITCHYARD_SALESFORCE_ORG_IDS", "Salesforce org ids whose outbound messages are accepted", ""),
-    Setting::optional("SWITCHYARD_STANDARD_WEBHOOK_SECRET", "Standard Webhooks secrets (whsec_...)", ""),
-    Setting::optional("SWITCHYARD_STANDARD_WEBHOOK_EVENT_TYPE", "the contract type of Standard Webhooks payloads", ""),
-    Setting::optional("SWITCHYARD_STRIPE_WEBHOOK_SECRET", "Stripe-style webhook secrets", ""),
-    Setting::optional("SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE", "the contract type of Stripe-style payloads", ""),
-    Setting::optional("SWITCHYARD_DEFAULT_CURRENCY", "the currency of CRM amounts that carry none", ""),
-    Setting::optional("SWITCHYARD_DYNAMICS_CURRENCIES", "<transactioncurrencyid>=<ISO>,...", ""),
-    Setting::optional("SWITCHYARD_PUBLIC_BASE_URL", "the URL the CRM calls (schemes that sign the URI)", ""),
-    Setting::optional("SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES", "larger bodies are refused with 413", "1048576"),
-    Setting::optional("SWITCHYARD_WEBHOOK_CLAIM_SECS", "how long one delivery's claim holds", "30"),
+    Setting::optional(
+        "SWITCHYARD_DYNAMICS_WEBHOOK_KEY",
+        "Dynamics 365 webhook keys (comma-separated)",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_DYNAMICS_WEBHOOK_HEADER",
+        "the header Dynamics sends the key in",
+        "x-switchyard-key",
+    ),
+    Setting::optional(
+        "SWITCHYARD_HUBSPOT_CLIENT_SECRET",
+        "HubSpot app client secrets",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES",
+        "accept HubSpot v1/v2 signatures",
+        "false",
+    ),
+    Setting::optional(
+        "SWITCHYARD_SALESFORCE_ORG_IDS",
+        "Salesforce org ids whose outbound messages are accepted",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_STANDARD_WEBHOOK_SECRET",
+        "Standard Webhooks secrets (whsec_...)",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_STANDARD_WEBHOOK_EVENT_TYPE",
+        "the contract type of Standard Webhooks payloads",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_STRIPE_WEBHOOK_SECRET",
+        "Stripe-style webhook secrets",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE",
+        "the contract type of Stripe-style payloads",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_DEFAULT_CURRENCY",
+        "the currency of CRM amounts that carry none",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_DYNAMICS_CURRENCIES",
+        "<transactioncurrencyid>=<ISO>,...",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_PUBLIC_BASE_URL",
+        "the URL the CRM calls (schemes that sign the URI)",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES",
+        "larger bodies are refused with 413",
+        "1048576",
+    ),
+    Setting::optional(
+        "SWITCHYARD_WEBHOOK_CLAIM_SECS",
+        "how long one delivery's claim holds",
+        "30",
+    ),
 ];
 
 /// The webhook router as an [`HttpApp`].
@@ -75,11 +131,16 @@ pub fn function() -> Function {
     Function::http(FUNCTION_NAME, &[Trigger::Http], |ctx, store| async move {
         let config = Config::from_settings(&ctx.settings)?;
         let store = store.ok_or_else(|| {
-            ConfigError::missing(ctx.settings.describe("SWITCHYARD_IDEMPOTENCY"), "the dedupe store")
+            ConfigError::missing(
+                ctx.settings.describe("SWITCHYARD_IDEMPOTENCY"),
+                "the dedupe store",
+            )
         })?;
         Ok(WebhookApp::new(AppState::new(config, ctx.publisher, store)))
     })
-    .summary("verifies signed CRM webhooks, dedupes deliveries, maps them to contracts and publishes")
+    .summary(
+        "verifies signed CRM webhooks, dedupes deliveries, maps them to contracts and publishes",
+    )
     .publishes(&[OrderPlacedV2::TYPE, CustomerUpdatedV1::TYPE])
     .settings(SETTINGS)
     .idempotency_expiry(Duration::from_secs(DEFAULT_DEDUPE_SECS))

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::stack::{RunningStack, StackHandle};
 use crate::stack::local_default;
+use crate::stack::{RunningStack, StackHandle};
 
 /// One line of the summary: what was expected and what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]

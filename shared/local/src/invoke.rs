@@ -92,10 +92,18 @@ pub async fn invoke(function: &str, event: &str, settings: &Settings) -> Result<
         App::Messages(app) => {
             let event: EventBridgeEvent = serde_json::from_value(payload)
                 .map_err(|e| format!("neither an SQS nor an EventBridge event: {e}"))?;
-            Ok(match app.eventbridge(event, deadline).await.map_err(|e| e.to_string())? {
-                Ok(_) => Value::Null,
-                Err(e) => json!({ "errorType": "EventBridgeRetry", "errorMessage": e.to_string() }),
-            })
+            Ok(
+                match app
+                    .eventbridge(event, deadline)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    Ok(_) => Value::Null,
+                    Err(e) => {
+                        json!({ "errorType": "EventBridgeRetry", "errorMessage": e.to_string() })
+                    }
+                },
+            )
         }
         App::Http(app) => {
             let response = app.call(function_url_request(&payload)?).await;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use serde_json::{Value, json};
-use switchyard_local::stack::{self, RunningStack, StackConfig};
 use switchyard_config::Settings;
 use switchyard_local::stack::local_default;
+use switchyard_local::stack::{self, RunningStack, StackConfig};
 use switchyard_publish::OutgoingEvent;
 
 fn template() -> PathBuf {
@@ -146,20 +146,14 @@ async fn signed_deliveries_flow_through_and_a_restart_keeps_dedupe_and_messages(
     let s = status(&base).await;
     assert_eq!(s["queues"]["ErpSyncQueue"]["dlq_depth"], 1, "{s}");
     assert_eq!(s["erp"]["accepted"], 2, "{s}");
-    assert_eq!(s["functions"]["ErpSyncFunction"]["parked"], 1, "{s}");
+    assert_eq!(s["functions"]["erp-sync"]["parked"], 1, "{s}");
     assert!(
-        s["functions"]["ErpSyncFunction"]["successes"]
-            .as_u64()
-            .unwrap()
-            >= 2,
+        s["functions"]["erp-sync"]["successes"].as_u64().unwrap() >= 2,
         "{s}"
     );
     assert!(s["rules"]["ErpSyncRule"].as_u64().unwrap() >= 4, "{s}");
     assert!(
-        s["functions"]["ErpSyncFunction"]["failures"]
-            .as_u64()
-            .unwrap()
-            >= 1,
+        s["functions"]["erp-sync"]["failures"].as_u64().unwrap() >= 1,
         "O-LATER keeps failing: {s}"
     );
     stack.stop().await;
@@ -245,7 +239,12 @@ async fn order_placed_v1_is_upcast_with_the_configured_currency_locally() {
     let accepted = stack.handle.erp.accepted();
     assert_eq!(accepted.len(), 1, "{}", stack.handle.status());
     assert!(
-        stack.handle.queues.messages("ErpSyncDlq").unwrap().is_empty(),
+        stack
+            .handle
+            .queues
+            .messages("ErpSyncDlq")
+            .unwrap()
+            .is_empty(),
         "nothing parked"
     );
     stack.stop().await;
@@ -260,11 +259,17 @@ async fn the_erp_timeout_is_read_from_the_settings_locally() {
         Ok(_) => panic!("a malformed ERP_TIMEOUT_MS must stop the stack"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("erp-sync") && err.contains("ERP_TIMEOUT_MS"), "{err}");
+    assert!(
+        err.contains("erp-sync") && err.contains("ERP_TIMEOUT_MS"),
+        "{err}"
+    );
     // per-function values win, as on Azure
     let stack = stack::start(config(
         state.path(),
-        &[("ERP_TIMEOUT_MS", "soon"), ("ERP_SYNC__ERP_TIMEOUT_MS", "2000")],
+        &[
+            ("ERP_TIMEOUT_MS", "soon"),
+            ("ERP_SYNC__ERP_TIMEOUT_MS", "2000"),
+        ],
     ))
     .await
     .expect("erp-sync's own value is used");

@@ -68,10 +68,17 @@ impl RetryConfig {
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let d = RetryConfig::default();
         Ok(RetryConfig {
-            max_attempts: settings.parse("PUBLISH_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts),
-            base_delay_ms: settings.parse("PUBLISH_BASE_DELAY_MS")?.unwrap_or(d.base_delay_ms),
-            max_delay_ms: settings.parse("PUBLISH_MAX_DELAY_MS")?.unwrap_or(d.max_delay_ms),
-            max_retry_time_ms: settings.parse("PUBLISH_MAX_RETRY_TIME_MS")?
+            max_attempts: settings
+                .parse("PUBLISH_MAX_ATTEMPTS")?
+                .unwrap_or(d.max_attempts),
+            base_delay_ms: settings
+                .parse("PUBLISH_BASE_DELAY_MS")?
+                .unwrap_or(d.base_delay_ms),
+            max_delay_ms: settings
+                .parse("PUBLISH_MAX_DELAY_MS")?
+                .unwrap_or(d.max_delay_ms),
+            max_retry_time_ms: settings
+                .parse("PUBLISH_MAX_RETRY_TIME_MS")?
                 .unwrap_or(d.max_retry_time_ms),
         })
     }

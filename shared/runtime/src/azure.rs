@@ -66,10 +66,8 @@ pub async fn build(functions: &[Function], settings: &Settings) -> Result<AzureA
     let http = ServiceBusHttpClient::new(servicebus.endpoint_url.as_deref())
         .map_err(|e| ConfigError::unavailable("the Service Bus HTTP client", e))?;
     let sender = AzureServiceBus::new(http.shared(), servicebus.connection.clone());
-    let publisher: Arc<dyn Publisher> = Arc::new(ServiceBusPublisher::with_client(
-        sender.clone(),
-        servicebus,
-    ));
+    let publisher: Arc<dyn Publisher> =
+        Arc::new(ServiceBusPublisher::with_client(sender.clone(), servicebus));
     let sender: Arc<dyn ServiceBusSendApi> = Arc::new(sender);
     let mut route_prefix = settings
         .optional("SWITCHYARD_HTTP_ROUTE_PREFIX")
@@ -128,9 +126,11 @@ pub fn router(app: AzureApp) -> Router {
     for name in app.names() {
         router = router.route(
             &format!("/{name}"),
-            post(move |State(app): State<Arc<AzureApp>>, body: Bytes| async move {
-                invoke(&app, name, &body).await
-            }),
+            post(
+                move |State(app): State<Arc<AzureApp>>, body: Bytes| async move {
+                    invoke(&app, name, &body).await
+                },
+            ),
         );
     }
     router.with_state(app)

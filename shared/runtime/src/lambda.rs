@@ -140,10 +140,12 @@ pub async fn run(function: Function) -> Result<(), Error> {
             if !function.has(Trigger::Http) {
                 return Err("an HTTP function without an http trigger".into());
             }
-            lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
-                let app = app.clone();
-                async move { Ok::<_, Error>(call_http(app.as_ref(), request).await) }
-            }))
+            lambda_http::run(lambda_http::service_fn(
+                move |request: lambda_http::Request| {
+                    let app = app.clone();
+                    async move { Ok::<_, Error>(call_http(app.as_ref(), request).await) }
+                },
+            ))
             .await
         }
     }
@@ -164,15 +166,22 @@ pub async fn dispatch(app: &dyn MessageApp, event: LambdaEvent<Value>) -> Result
         return Ok(serde_json::to_value(response)?);
     }
     if payload.get("detail-type").is_some() {
-        let event: EventBridgeEvent = serde_json::from_value(payload)
-            .map_err(|e| format!("the payload has detail-type but is not an EventBridge event: {e}"))?;
+        let event: EventBridgeEvent = serde_json::from_value(payload).map_err(|e| {
+            format!("the payload has detail-type but is not an EventBridge event: {e}")
+        })?;
         app.eventbridge(event, deadline).await??;
         return Ok(Value::Null);
     }
-    Err("the payload is neither an SQS batch (Records) nor an EventBridge event (detail-type)".into())
+    Err(
+        "the payload is neither an SQS batch (Records) nor an EventBridge event (detail-type)"
+            .into(),
+    )
 }
 
-async fn call_http(app: &dyn HttpApp, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+async fn call_http(
+    app: &dyn HttpApp,
+    request: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
     let (parts, body) = request.into_parts();
     let response = app
         .call(http::Request::from_parts(parts, body.as_ref().to_vec()))

@@ -61,10 +61,12 @@ pub fn open_store(
     };
     Ok(match spec {
         StoreSpec::Memory => Arc::new(MemoryStore::new(options)),
-        StoreSpec::File(path) => Arc::new(EmbeddedStore::open(&path, options).map_err(unavailable)?),
-        StoreSpec::Redis(url) => Arc::new(
-            RedisStore::open(&url, options, RedisOptions::default()).map_err(unavailable)?,
-        ),
+        StoreSpec::File(path) => {
+            Arc::new(EmbeddedStore::open(&path, options).map_err(unavailable)?)
+        }
+        StoreSpec::Redis(url) => {
+            Arc::new(RedisStore::open(&url, options, RedisOptions::default()).map_err(unavailable)?)
+        }
         StoreSpec::DynamoDb(table) => match aws {
             #[cfg(feature = "lambda")]
             Some(sdk) => Arc::new(switchyard_idempotency::DynamoDbStore::new(

@@ -50,8 +50,10 @@ pub fn env() -> HashMap<&'static str, String> {
 }
 
 pub fn config_from(vars: HashMap<&'static str, String>) -> Config {
-    Config::from_settings(&switchyard_config::Settings::from_fn(move |k| vars.get(k).cloned()))
-        .expect("test config")
+    Config::from_settings(&switchyard_config::Settings::from_fn(move |k| {
+        vars.get(k).cloned()
+    }))
+    .expect("test config")
 }
 
 pub struct Harness {

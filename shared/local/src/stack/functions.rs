@@ -124,7 +124,10 @@ impl LocalPlatform {
         if let Some(park) = self.park_queue(spec) {
             fallbacks.push(("SWITCHYARD_PARK_QUEUE_URL".to_owned(), local_url(&park)));
         }
-        let settings = self.settings.scoped(function.name).with_fallbacks(fallbacks);
+        let settings = self
+            .settings
+            .scoped(function.name)
+            .with_fallbacks(fallbacks);
         let store = switchyard_runtime::open_store(function, &settings, None)
             .map_err(|e| failed(e.to_string()))?;
         let audit: Arc<dyn AuditStore> = Arc::new(self.handle.audit.clone());
@@ -150,12 +153,18 @@ pub(crate) async fn start_all(
     let mut http: Option<Router> = None;
     for function in switchyard_registry::functions() {
         let Some(spec) = local.handle.spec.function_by_binary(function.name).cloned() else {
-            tracing::warn!(function = function.name, "registered but not in the template; not run");
+            tracing::warn!(
+                function = function.name,
+                "registered but not in the template; not run"
+            );
             continue;
         };
         let platform = local.platform(&function, &spec)?;
         if platform.triggers.is_empty() {
-            tracing::warn!(function = function.name, "the template wires none of its triggers; not run");
+            tracing::warn!(
+                function = function.name,
+                "the template wires none of its triggers; not run"
+            );
             continue;
         }
         let app = function
@@ -167,7 +176,9 @@ pub(crate) async fn start_all(
             })?;
         match app {
             App::Messages(app) => {
-                if let (Some(trigger), true) = (&spec.sqs, platform.triggers.contains(&Trigger::Sqs)) {
+                if let (Some(trigger), true) =
+                    (&spec.sqs, platform.triggers.contains(&Trigger::Sqs))
+                {
                     tasks.push(tokio::spawn(sqs_poller(
                         local.handle.clone(),
                         function.name.to_owned(),
@@ -201,7 +212,10 @@ pub(crate) async fn start_all(
                 http = Some(match http {
                     None => routes,
                     Some(existing) => {
-                        tracing::warn!(function = function.name, "a second HTTP function; its routes are not served locally");
+                        tracing::warn!(
+                            function = function.name,
+                            "a second HTTP function; its routes are not served locally"
+                        );
                         existing
                     }
                 });

@@ -62,7 +62,6 @@ pub enum StackError {
     },
 }
 
-
 /// How to run the stack.
 #[derive(Debug, Clone)]
 pub struct StackConfig {

@@ -163,4 +163,3 @@ pub(crate) async fn event_poller(
         handle.stats.record(&function, &[o]);
     }
 }
-

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use switchyard_config::{ConfigError, Settings};
 use crate::retry::RetryConfig;
+use switchyard_config::{ConfigError, Settings};
 
 /// Where and how [`EventBridgePublisher`](super::EventBridgePublisher) publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,7 +49,6 @@ impl EventBridgePublisher<aws_sdk_eventbridge::Client> {
     pub fn new(client: aws_sdk_eventbridge::Client, config: EventBridgeConfig) -> Self {
         EventBridgePublisher { client, config }
     }
-
 }
 
 impl<C: PutEventsApi> EventBridgePublisher<C> {

@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use switchyard_config::{ConfigError, Settings};
 use crate::retry::RetryConfig;
+use switchyard_config::{ConfigError, Settings};
 
 /// The DNS suffix `azure_messaging_servicebus` builds every URL with
 /// (`https://{namespace}.servicebus.windows.net/...`).
@@ -191,11 +191,15 @@ impl ServiceBusConfig {
     /// [`ConfigError`] naming the variable that is missing or invalid.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         const CONN: &str = "SERVICEBUS_CONNECTION_STRING";
-        let connection: ConnectionString = settings.required(CONN,
-            "a Service Bus SAS connection string with the Send right",
-        )?
-        .parse()
-        .map_err(|e: InvalidConnectionString| ConfigError::invalid(settings.source_of(CONN), e.0))?;
+        let connection: ConnectionString = settings
+            .required(
+                CONN,
+                "a Service Bus SAS connection string with the Send right",
+            )?
+            .parse()
+            .map_err(|e: InvalidConnectionString| {
+                ConfigError::invalid(settings.source_of(CONN), e.0)
+            })?;
         let entity = match settings.optional("SERVICEBUS_ENTITY") {
             Some(entity) => entity.trim().to_owned(),
             None => connection.entity_path.clone().ok_or_else(|| {

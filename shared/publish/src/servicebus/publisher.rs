@@ -60,7 +60,6 @@ impl ServiceBusPublisher<AzureServiceBus> {
         let client = AzureServiceBus::new(http.shared(), config.connection.clone());
         Ok(ServiceBusPublisher { client, config })
     }
-
 }
 
 impl<C: ServiceBusSendApi> ServiceBusPublisher<C> {

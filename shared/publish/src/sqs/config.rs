@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use switchyard_config::{ConfigError, Settings};
 use crate::publisher::OutgoingEvent;
 use crate::retry::RetryConfig;
+use switchyard_config::{ConfigError, Settings};
 
 /// Which envelope attribute becomes the `MessageGroupId` of a FIFO queue
 /// (messages of one group are delivered in order, one at a time).
@@ -109,7 +109,8 @@ impl SqsConfig {
         Ok(SqsConfig {
             queue_url: settings.required("SQS_QUEUE_URL", "the URL of the queue to send to")?,
             group_by: settings.parse("SQS_GROUP_BY")?.unwrap_or_default(),
-            max_batch_bytes: settings.parse("SQS_MAX_BATCH_BYTES")?
+            max_batch_bytes: settings
+                .parse("SQS_MAX_BATCH_BYTES")?
                 .unwrap_or_else(default_max_batch_bytes),
             retry: RetryConfig::from_settings(settings)?,
         })

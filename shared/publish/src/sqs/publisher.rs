@@ -46,7 +46,6 @@ impl SqsPublisher<AwsSqs> {
             config,
         }
     }
-
 }
 
 impl<C: SqsApi> SqsPublisher<C> {

@@ -50,7 +50,12 @@ impl EventBridgeAdapterConfig {
         let partner = match env.optional("SWITCHYARD_PARTNER_EVENT_TYPE") {
             None => None,
             Some(spec) => {
-                let invalid = |reason: &str| ConfigError::invalid(env.source_of("SWITCHYARD_PARTNER_EVENT_TYPE"), format!("{spec:?}: {reason}"));
+                let invalid = |reason: &str| {
+                    ConfigError::invalid(
+                        env.source_of("SWITCHYARD_PARTNER_EVENT_TYPE"),
+                        format!("{spec:?}: {reason}"),
+                    )
+                };
                 let (event_type, version) = spec.rsplit_once(":v").ok_or_else(|| {
                     invalid("expected <type>:v<version>, e.g. customer.updated:v1")
                 })?;

@@ -185,11 +185,16 @@ pub struct Platform {
 }
 
 pub(crate) trait BuildMessages: Send + Sync {
-    fn build<'a>(&'a self, f: &'a Function, p: &'a Platform) -> BuildFuture<'a, Arc<dyn MessageApp>>;
+    fn build<'a>(
+        &'a self,
+        f: &'a Function,
+        p: &'a Platform,
+    ) -> BuildFuture<'a, Arc<dyn MessageApp>>;
 }
 
 pub(crate) trait BuildHttp: Send + Sync {
-    fn build<'a>(&'a self, ctx: BuildContext, p: &'a Platform) -> BuildFuture<'a, Arc<dyn HttpApp>>;
+    fn build<'a>(&'a self, ctx: BuildContext, p: &'a Platform)
+    -> BuildFuture<'a, Arc<dyn HttpApp>>;
 }
 
 struct TypedMessages<H, F> {
@@ -203,7 +208,11 @@ where
     F: Fn(BuildContext) -> Fut + Send + Sync,
     Fut: Future<Output = Result<H, ConfigError>> + Send + 'static,
 {
-    fn build<'a>(&'a self, f: &'a Function, p: &'a Platform) -> BuildFuture<'a, Arc<dyn MessageApp>> {
+    fn build<'a>(
+        &'a self,
+        f: &'a Function,
+        p: &'a Platform,
+    ) -> BuildFuture<'a, Arc<dyn MessageApp>> {
         Box::pin(async move {
             let ctx = BuildContext {
                 function: f.name,
@@ -228,7 +237,11 @@ where
     Fut: Future<Output = Result<A, ConfigError>> + Send + 'static,
     A: HttpApp + 'static,
 {
-    fn build<'a>(&'a self, ctx: BuildContext, p: &'a Platform) -> BuildFuture<'a, Arc<dyn HttpApp>> {
+    fn build<'a>(
+        &'a self,
+        ctx: BuildContext,
+        p: &'a Platform,
+    ) -> BuildFuture<'a, Arc<dyn HttpApp>> {
         Box::pin(async move {
             let app = (self.build)(ctx, p.store.clone()).await?;
             Ok(Arc::new(app) as Arc<dyn HttpApp>)
@@ -349,7 +362,10 @@ impl Function {
 
     /// Declares who outside the registry produces events it consumes.
     #[must_use]
-    pub fn external_producers(mut self, producers: &'static [(&'static str, &'static str)]) -> Self {
+    pub fn external_producers(
+        mut self,
+        producers: &'static [(&'static str, &'static str)],
+    ) -> Self {
         self.external_producers = producers;
         self
     }

@@ -50,8 +50,10 @@ pub trait MessageApp: Send + Sync {
 
     /// One custom-handler request of a Service Bus trigger → the answer
     /// for the Functions host (its deadline from `SWITCHYARD_INVOCATION_TIMEOUT_MS`).
-    async fn servicebus(&self, request: &InvocationRequest)
-    -> Result<ServiceBusInvocation, NotHosted>;
+    async fn servicebus(
+        &self,
+        request: &InvocationRequest,
+    ) -> Result<ServiceBusInvocation, NotHosted>;
 }
 
 /// An HTTP function, built: one request, one response.
@@ -73,7 +75,10 @@ pub(crate) struct Hosted<H: Handler> {
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] naming the variable.
-pub fn idempotency_expiry(function: &Function, settings: &Settings) -> Result<Duration, ConfigError> {
+pub fn idempotency_expiry(
+    function: &Function,
+    settings: &Settings,
+) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(settings.parse_or(
         "SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS",
         function.idempotency_expiry.as_secs(),

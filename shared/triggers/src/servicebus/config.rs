@@ -80,7 +80,10 @@ impl ServiceBusAdapterConfig {
             .parse("SWITCHYARD_INVOCATION_TIMEOUT_MS")?
             .unwrap_or(d.invocation_timeout_ms);
         if timeout == 0 {
-            return Err(ConfigError::invalid(env.source_of("SWITCHYARD_INVOCATION_TIMEOUT_MS"), "0: must be positive"));
+            return Err(ConfigError::invalid(
+                env.source_of("SWITCHYARD_INVOCATION_TIMEOUT_MS"),
+                "0: must be positive",
+            ));
         }
         Ok(ServiceBusAdapterConfig {
             binding: env

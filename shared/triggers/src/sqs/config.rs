@@ -128,7 +128,12 @@ impl SqsAdapterConfig {
         let bare_payload = match env.optional("SWITCHYARD_BARE_PAYLOAD_TYPE") {
             None => None,
             Some(spec) => {
-                let invalid = |reason: &str| ConfigError::invalid(env.source_of("SWITCHYARD_BARE_PAYLOAD_TYPE"), format!("{spec:?}: {reason}"));
+                let invalid = |reason: &str| {
+                    ConfigError::invalid(
+                        env.source_of("SWITCHYARD_BARE_PAYLOAD_TYPE"),
+                        format!("{spec:?}: {reason}"),
+                    )
+                };
                 let (event_type, version) = spec
                     .rsplit_once(":v")
                     .ok_or_else(|| invalid("expected <type>:v<version>, e.g. order.placed:v2"))?;
@@ -148,7 +153,10 @@ impl SqsAdapterConfig {
             .parse("SWITCHYARD_MAX_CONCURRENCY")?
             .unwrap_or(defaults.max_concurrency);
         if max_concurrency == 0 {
-            return Err(ConfigError::invalid(env.source_of("SWITCHYARD_MAX_CONCURRENCY"), "0: must be at least 1"));
+            return Err(ConfigError::invalid(
+                env.source_of("SWITCHYARD_MAX_CONCURRENCY"),
+                "0: must be at least 1",
+            ));
         }
         Ok(SqsAdapterConfig {
             park_queue_url: env.optional("SWITCHYARD_PARK_QUEUE_URL"),
@@ -181,7 +189,8 @@ mod tests {
 
     #[test]
     fn env_errors_name_the_variable() {
-        let env = Settings::from_fn(|k| (k == "SWITCHYARD_MAX_CONCURRENCY").then(|| "lots".to_owned()));
+        let env =
+            Settings::from_fn(|k| (k == "SWITCHYARD_MAX_CONCURRENCY").then(|| "lots".to_owned()));
         let err = SqsAdapterConfig::from_settings(&env).unwrap_err();
         assert!(
             err.to_string().contains("SWITCHYARD_MAX_CONCURRENCY"),
