@@ -20,6 +20,9 @@ param erpBaseUrl string
 @secure()
 param idempotencyStore string
 
+@description('The audit table of audit-log: file:<path> on the app\'s persistent /home share (an embedded table; run one instance, see infra/README.md).')
+param auditStore string = 'file:/home/data/switchyard/audit.redb'
+
 @description('The Standard Webhooks secret of crm-webhook (whsec_...).')
 @secure()
 param standardWebhookSecret string
@@ -275,8 +278,18 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = { // checkov:skip=CKV_AZ
           value: parkQueueName
         }
         {
-          name: 'SWITCHYARD_SERVICEBUS_SOURCE'
+          // Per-function settings (<FUNCTION>__<VAR> wins over <VAR>):
+          // each Service Bus function names its own subscription.
+          name: 'ERP_SYNC__SWITCHYARD_SERVICEBUS_SOURCE'
           value: '${topicName}/subscriptions/erp-sync'
+        }
+        {
+          name: 'AUDIT_LOG__SWITCHYARD_SERVICEBUS_SOURCE'
+          value: '${topicName}/subscriptions/audit'
+        }
+        {
+          name: 'AUDIT_STORE'
+          value: auditStore
         }
         {
           name: 'SWITCHYARD_INVOCATION_TIMEOUT_MS'

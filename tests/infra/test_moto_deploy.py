@@ -300,7 +300,7 @@ class DeployedStackTest(unittest.TestCase):
         audit = config("AuditLogFunction")
         self.assertEqual((audit["Runtime"], audit["Handler"], audit["Timeout"]), ("provided.al2023", "bootstrap", 10))
         env = audit["Environment"]["Variables"]
-        self.assertEqual(env["AUDIT_TABLE_NAME"], self.stack.outputs["AuditTableName"])
+        self.assertEqual(env["AUDIT_STORE"], "dynamodb:" + self.stack.outputs["AuditTableName"])
         self.assertEqual(env["SWITCHYARD_IDEMPOTENCY"], idempotency)
         self.assertEqual(env["SWITCHYARD_PARK_QUEUE_URL"], self.stack.outputs["AuditLogParkQueueUrl"])
 

@@ -558,7 +558,7 @@ class WiringFromTemplateTest(unittest.TestCase):
         self.assertEqual(env("ErpSyncFunction")["ERP_BASE_URL"], {"Ref": "ErpBaseUrl"})
         self.assertIn("SWITCHYARD_BACKOFF_BASE_SECS", env("ErpSyncFunction"))
         self.assertEqual(env("AuditLogFunction")["SWITCHYARD_PARK_QUEUE_URL"], {"Ref": "AuditLogParkQueue"})
-        self.assertEqual(env("AuditLogFunction")["AUDIT_TABLE_NAME"], {"Ref": "AuditTable"})
+        self.assertEqual(env("AuditLogFunction")["AUDIT_STORE"], {"Fn::Sub": "dynamodb:${AuditTable}"})
         self.assertEqual(
             set(env("CrmWebhookFunction")),
             {"SWITCHYARD_DYNAMICS_WEBHOOK_KEY", "SWITCHYARD_DYNAMICS_WEBHOOK_HEADER", "SWITCHYARD_HUBSPOT_CLIENT_SECRET",

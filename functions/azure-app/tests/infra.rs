@@ -10,6 +10,7 @@ mod common;
 
 use serde_json::Value;
 use switchyard_azure_app::{HTTP_BINDING, HTTP_OUTPUT};
+use switchyard_testkit::bicep::Resource;
 use switchyard_triggers::servicebus::ServiceBusAdapterConfig;
 
 fn infra(path: &str) -> String {
@@ -21,68 +22,8 @@ fn json(path: &str) -> Value {
     serde_json::from_str(&infra(path)).unwrap()
 }
 
-/// One `resource <symbol> '<type>' = { ... }` block of main.bicep.
-#[derive(Debug)]
-struct Resource {
-    symbol: String,
-    kind: String,
-    body: String,
-}
-
-impl Resource {
-    /// The first `key: value` at any depth of the block, quotes removed.
-    fn prop(&self, key: &str) -> Option<String> {
-        self.body.lines().find_map(|l| {
-            let l = l.trim();
-            let rest = l.strip_prefix(key)?.strip_prefix(':')?;
-            Some(rest.trim().trim_matches('\'').to_owned())
-        })
-    }
-
-    fn name(&self) -> String {
-        self.prop("name").unwrap_or_default()
-    }
-
-    fn parent(&self) -> Option<String> {
-        self.prop("parent")
-    }
-}
-
 fn resources() -> Vec<Resource> {
-    let text = infra("main.bicep");
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("\nresource ") {
-        rest = &rest[at + 1..];
-        let header_end = rest.find('{').unwrap();
-        let header: Vec<&str> = rest[..header_end].split_whitespace().collect();
-        let (symbol, kind) = (
-            header[1].to_owned(),
-            header[2].trim_matches('\'').to_owned(),
-        );
-        let mut depth = 0;
-        let mut end = header_end;
-        for (i, c) in rest[header_end..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = header_end + i;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        out.push(Resource {
-            symbol,
-            kind,
-            body: rest[header_end..=end].to_owned(),
-        });
-        rest = &rest[end..];
-    }
-    out
+    switchyard_testkit::bicep::resources(&infra("main.bicep"))
 }
 
 fn find<'a>(all: &'a [Resource], kind_suffix: &str, name: &str) -> &'a Resource {
@@ -132,6 +73,12 @@ fn function_folders_match_the_routes_and_bindings() {
         infra("main.bicep").contains(&format!("name: '{connection}'")),
         "{connection} is an app setting"
     );
+
+    let audit = json("audit-log/function.json");
+    let trigger = &audit["bindings"][0];
+    assert_eq!(trigger["type"], "serviceBusTrigger");
+    assert_eq!(trigger["subscriptionName"], "audit");
+    assert_eq!(trigger["connection"], erp["bindings"][0]["connection"]);
 
     let crm = json("crm-webhook/function.json");
     let bindings = crm["bindings"].as_array().unwrap();
@@ -282,6 +229,9 @@ fn every_required_app_setting_is_set() {
         "SERVICEBUS_ENTITY",
         "SWITCHYARD_PARK_QUEUE",
         "SWITCHYARD_STANDARD_WEBHOOK_SECRET",
+        "ERP_SYNC__SWITCHYARD_SERVICEBUS_SOURCE",
+        "AUDIT_LOG__SWITCHYARD_SERVICEBUS_SOURCE",
+        "AUDIT_STORE",
     ] {
         assert!(
             app.body.contains(&format!("name: '{setting}'")),

@@ -8,6 +8,7 @@
 
 use std::env;
 
+pub mod bicep;
 pub mod esm;
 pub mod moto;
 pub mod servicebus_fake;

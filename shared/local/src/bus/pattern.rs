@@ -33,6 +33,11 @@ impl EventPattern {
         Ok(EventPattern(pattern))
     }
 
+    /// The pattern as written.
+    pub fn raw(&self) -> &Value {
+        &self.0
+    }
+
     /// True when `event` (the full EventBridge event: `source`,
     /// `detail-type`, `detail`, ...) matches.
     pub fn matches(&self, event: &Value) -> bool {
