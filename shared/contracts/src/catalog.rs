@@ -28,6 +28,8 @@ pub struct EventVersion {
     pub version: u32,
     /// Generates the JSON Schema of the payload.
     pub schema: fn() -> serde_json::Value,
+    /// The Rust type, in `switchyard_contracts::events` (e.g. `OrderPlacedV2`).
+    pub rust_type: &'static str,
 }
 
 fn entry<T: Event>() -> EventVersion {
@@ -35,6 +37,10 @@ fn entry<T: Event>() -> EventVersion {
         event_type: T::TYPE,
         version: T::VERSION,
         schema: schema_for::<T>,
+        rust_type: std::any::type_name::<T>()
+            .rsplit("::")
+            .next()
+            .unwrap_or_default(),
     }
 }
 

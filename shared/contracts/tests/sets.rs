@@ -100,3 +100,25 @@ fn a_set_member_builds_an_envelope_and_round_trips() {
     assert_eq!(back.data, OrdersAndCustomers::Order(order));
     assert_eq!(synced.data.type_name(), "erp.order-synced");
 }
+
+#[test]
+fn every_catalogued_version_has_a_valid_example() {
+    use switchyard_contracts::Event;
+    use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1, OrderPlacedV1};
+    fn check<T: Event>() {
+        let example =
+            T::example().unwrap_or_else(|| panic!("{} v{} has no example", T::TYPE, T::VERSION));
+        example
+            .validate()
+            .unwrap_or_else(|i| panic!("{} example: {}", T::TYPE, i.message));
+    }
+    check::<OrderPlacedV1>();
+    check::<OrderPlacedV2>();
+    check::<CustomerUpdatedV1>();
+    check::<ErpOrderSyncedV1>();
+    assert_eq!(
+        switchyard_contracts::catalog::catalog().len(),
+        4,
+        "a new version needs an example here"
+    );
+}

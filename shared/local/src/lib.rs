@@ -7,6 +7,7 @@ pub mod demo;
 pub mod erp;
 pub mod invoke;
 pub mod queue;
+pub mod scaffold;
 pub mod sqs;
 pub mod stack;
 pub mod template;

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use switchyard_config::Settings;
 use switchyard_contracts::{compat, schema};
 use switchyard_local::stack::{self, StackConfig};
-use switchyard_local::{demo, invoke};
+use switchyard_local::{demo, invoke, scaffold};
+use switchyard_triggers::registry::Trigger;
 
 /// Switchyard: serverless messaging adapters, run and checked locally.
 #[derive(Debug, Parser)]
@@ -53,6 +54,28 @@ enum Command {
     /// Event contracts: export JSON Schemas, check compatibility.
     #[command(subcommand)]
     Contracts(ContractsCommand),
+    /// Scaffold something new in this workspace.
+    #[command(subcommand)]
+    New(NewCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum NewCommand {
+    /// A function crate with a typed handler, its registration and a test;
+    /// registers it and prints the IaC to add.
+    Function {
+        /// Its name, e.g. invoice-sync.
+        name: String,
+        /// What runs it: sqs, eventbridge, servicebus or http (repeatable).
+        #[arg(long = "trigger", required = true)]
+        triggers: Vec<Trigger>,
+        /// The event types it consumes, e.g. order.placed.
+        #[arg(long, num_args = 1..)]
+        consumes: Vec<String>,
+        /// Where the workspace is (default: the current directory or a parent).
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +178,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string_pretty(&response)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New(NewCommand::Function {
+            name,
+            triggers,
+            consumes,
+            workspace,
+        }) => {
+            let root = scaffold::find_workspace(&workspace)?;
+            let done = scaffold::new_function(
+                &root,
+                &scaffold::NewFunction {
+                    name,
+                    triggers,
+                    consumes,
+                },
+            )?;
+            for file in &done.files {
+                println!("wrote {}", file.display());
+            }
+            println!("\nAdd the function's IaC:\n\n{}", done.iac);
             Ok(ExitCode::SUCCESS)
         }
         Command::Contracts(ContractsCommand::Export { out }) => {

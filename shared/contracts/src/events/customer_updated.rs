@@ -52,6 +52,10 @@ impl Event for CustomerUpdatedV1 {
     const TYPE: &'static str = "customer.updated";
     const VERSION: u32 = 1;
 
+    fn example() -> Option<Self> {
+        serde_json::from_value(serde_json::json!({"customerId": "C-42", "displayName": "Ada Lovelace", "email": "ada@example.com", "changedFields": ["email"], "updatedAt": "2026-11-20T09:59:59Z"})).ok()
+    }
+
     fn subject(&self) -> Option<String> {
         Some(self.customer_id.clone())
     }

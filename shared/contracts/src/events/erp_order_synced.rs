@@ -35,6 +35,10 @@ impl Event for ErpOrderSyncedV1 {
     const TYPE: &'static str = "erp.order-synced";
     const VERSION: u32 = 1;
 
+    fn example() -> Option<Self> {
+        serde_json::from_value(serde_json::json!({"orderId": "SO-1001", "erpOrderNumber": "ERP-000123", "outcome": "created", "syncedAt": "2026-11-20T09:16:01Z"})).ok()
+    }
+
     fn subject(&self) -> Option<String> {
         Some(self.order_id.clone())
     }

@@ -34,6 +34,12 @@ pub trait Event: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'stat
         Ok(())
     }
 
+    /// A valid sample payload (documentation, the catalog, scaffolded tests);
+    /// `None` when the type offers none.
+    fn example() -> Option<Self> {
+        None
+    }
+
     /// The older versions of this type that [`Event::upcast_from`] reads,
     /// oldest first. Empty (the default): only [`Event::VERSION`] is read.
     const UPCASTS_FROM: &'static [u32] = &[];

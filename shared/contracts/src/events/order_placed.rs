@@ -87,6 +87,10 @@ impl Event for OrderPlacedV1 {
     const TYPE: &'static str = "order.placed";
     const VERSION: u32 = 1;
 
+    fn example() -> Option<Self> {
+        serde_json::from_value(serde_json::json!({"orderId": "SO-1000", "customerId": "C-42", "totalAmount": "99.90", "placedAt": "2026-11-20T09:00:00Z"})).ok()
+    }
+
     fn subject(&self) -> Option<String> {
         Some(self.order_id.clone())
     }
@@ -100,6 +104,10 @@ impl Event for OrderPlacedV1 {
 impl Event for OrderPlacedV2 {
     const TYPE: &'static str = "order.placed";
     const VERSION: u32 = 2;
+
+    fn example() -> Option<Self> {
+        serde_json::from_value(serde_json::json!({"orderId": "SO-1001", "customerId": "C-42", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": "2", "unitPrice": "49.95", "lineTotal": "99.90"}], "total": "99.90", "placedAt": "2026-11-20T09:00:00Z"})).ok()
+    }
     const UPCASTS_FROM: &'static [u32] = &[1];
 
     fn upcast_from(
