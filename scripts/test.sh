@@ -116,6 +116,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test (all crates, emulators at $AWS_ENDPOINT_URL and $REDIS_URL)"
 cargo test --workspace --locked --no-fail-fast
 
+# A crate outside the workspace, on the public crates by path: its own event
+# type and handler through the SQS and Service Bus adapters (its README).
+# Built into the workspace's target directory, so shared dependencies build once.
+log "examples/external-handler (outside the workspace)"
+cargo fmt --manifest-path examples/external-handler/Cargo.toml -- --check
+CARGO_TARGET_DIR="$ROOT/target" cargo test --manifest-path examples/external-handler/Cargo.toml --locked
+
 if [ -f "$ROOT/template.yaml" ]; then
     log "cfn-lint template.yaml"
     cfn-lint "$ROOT/template.yaml"
