@@ -75,6 +75,10 @@ impl Handler for BookInvoice {
                 format!("invoice {} has no amount", event.data.invoice_id),
             ));
         }
-        Ok(format!("booked {} for {}", event.data.invoice_id, event.data.order_id).into())
+        Ok(format!(
+            "booked {} for {}",
+            event.data.invoice_id, event.data.order_id
+        )
+        .into())
     }
 }

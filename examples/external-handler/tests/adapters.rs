@@ -146,7 +146,10 @@ async fn through_the_service_bus_adapter() {
     let again = adapter
         .handle(&servicebus_request(&invoice("e", 900), "e", 2), soon())
         .await;
-    assert_eq!((again.status, again.outcome), (200, Some(Outcome::Duplicate)));
+    assert_eq!(
+        (again.status, again.outcome),
+        (200, Some(Outcome::Duplicate))
+    );
 
     let refused = adapter
         .handle(&servicebus_request(&invoice("f", 0), "f", 1), soon())
