@@ -220,18 +220,7 @@ pub fn listen_port(settings: &Settings) -> Result<u16, ConfigError> {
 /// The Function App's whole `main.rs`: builds `functions` from the app
 /// settings and serves them until the host stops the process.
 pub fn main(functions: Vec<Function>) -> ExitCode {
-    switchyard_telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    let started = runtime.block_on(async {
+    crate::platform::run_main("FunctionAppStartError", async move {
         let settings = Settings::process();
         let port = listen_port(&settings).map_err(|e| e.to_string())?;
         let app = build(&functions, &settings)
@@ -244,12 +233,5 @@ pub fn main(functions: Vec<Function>) -> ExitCode {
         axum::serve(listener, router(app))
             .await
             .map_err(|e| format!("server stopped: {e}"))
-    });
-    match started {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "FunctionAppStartError");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

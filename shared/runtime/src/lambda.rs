@@ -29,25 +29,12 @@ use crate::platform::{NoPublisher, open_store};
 /// Runs `function` on Lambda until the runtime stops; a setting that is
 /// missing or malformed is logged (naming the variable) and fails the init.
 pub fn main(function: Function) -> ExitCode {
-    switchyard_telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
     let name = function.name;
-    match runtime.block_on(run(function)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(function = name, error = %e, "FunctionStartError");
-            ExitCode::FAILURE
-        }
-    }
+    crate::platform::run_main("FunctionStartError", async move {
+        run(function)
+            .await
+            .map_err(|e| format!("function {name}: {e}"))
+    })
 }
 
 /// Where the function publishes: `EVENT_BUS_NAME` (EventBridge) or

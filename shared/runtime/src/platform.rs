@@ -10,6 +10,33 @@ use switchyard_idempotency::{
 use switchyard_publish::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
 use switchyard_triggers::registry::{Function, idempotency_expiry};
 
+/// Runs a host's `main` future on a multi-threaded runtime after setting up
+/// telemetry; a start error is logged as `what` and fails the process.
+#[cfg(any(feature = "lambda", feature = "azure"))]
+pub(crate) fn run_main<E: std::fmt::Display>(
+    what: &'static str,
+    main: impl std::future::Future<Output = Result<(), E>>,
+) -> std::process::ExitCode {
+    switchyard_telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "{}", what);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The publisher of a function that declares nothing to publish: every
 /// event fails, naming the missing setting, so nothing is lost silently.
 #[derive(Debug, Clone, Copy, Default)]

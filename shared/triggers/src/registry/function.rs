@@ -298,6 +298,26 @@ impl std::fmt::Debug for Function {
 pub const DEFAULT_IDEMPOTENCY_EXPIRY: Duration = Duration::from_secs(3600);
 
 impl Function {
+    fn declare(
+        name: &'static str,
+        triggers: &'static [Trigger],
+        consumes: &'static [&'static str],
+        kind: Kind,
+    ) -> Self {
+        Function {
+            name,
+            summary: "",
+            consumes,
+            publishes: &[],
+            external_producers: &[],
+            triggers,
+            settings: &[],
+            unsubscribed: Unsubscribed::Park,
+            idempotency_expiry: DEFAULT_IDEMPOTENCY_EXPIRY,
+            kind,
+        }
+    }
+
     /// A message function (queue, bus or topic triggers) whose handler `H`
     /// is built by `build` from its settings and publisher. What it
     /// consumes comes from `H::Event`.
@@ -307,21 +327,15 @@ impl Function {
         F: Fn(BuildContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<H, ConfigError>> + Send + 'static,
     {
-        Function {
+        Function::declare(
             name,
-            summary: "",
-            consumes: <H::Event as EventSet>::TYPES,
-            publishes: &[],
-            external_producers: &[],
             triggers,
-            settings: &[],
-            unsubscribed: Unsubscribed::Park,
-            idempotency_expiry: DEFAULT_IDEMPOTENCY_EXPIRY,
-            kind: Kind::Messages(Arc::new(TypedMessages {
+            <H::Event as EventSet>::TYPES,
+            Kind::Messages(Arc::new(TypedMessages {
                 build,
                 _handler: PhantomData,
             })),
-        }
+        )
     }
 
     /// An HTTP function (webhook ingress): `build` makes its [`HttpApp`]
@@ -332,18 +346,12 @@ impl Function {
         Fut: Future<Output = Result<A, ConfigError>> + Send + 'static,
         A: HttpApp + 'static,
     {
-        Function {
+        Function::declare(
             name,
-            summary: "",
-            consumes: &[],
-            publishes: &[],
-            external_producers: &[],
             triggers,
-            settings: &[],
-            unsubscribed: Unsubscribed::Park,
-            idempotency_expiry: DEFAULT_IDEMPOTENCY_EXPIRY,
-            kind: Kind::Http(Arc::new(TypedHttp { build })),
-        }
+            &[],
+            Kind::Http(Arc::new(TypedHttp { build })),
+        )
     }
 
     /// Says what it does.
