@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::stack::local_default;
+use switchyard_config::Settings;
+
 use crate::stack::{RunningStack, StackHandle};
 
 /// One line of the summary: what was expected and what happened.
@@ -86,11 +87,21 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn standard(id: &str, order_id: &str, name: &'static str) -> Result<Delivery, String> {
-    let secret = std::env::var("SWITCHYARD_STANDARD_WEBHOOK_SECRET")
-        .ok()
-        .or_else(|| local_default("SWITCHYARD_STANDARD_WEBHOOK_SECRET").map(str::to_owned))
-        .unwrap_or_default();
+/// The first of a comma-separated list of secrets crm-webhook runs with.
+fn secret(settings: &Settings, var: &str) -> String {
+    settings
+        .optional(var)
+        .and_then(|k| k.split(',').next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn standard(
+    settings: &Settings,
+    id: &str,
+    order_id: &str,
+    name: &'static str,
+) -> Result<Delivery, String> {
+    let secret = secret(settings, "SWITCHYARD_STANDARD_WEBHOOK_SECRET");
     let key = base64_decode(secret.trim_start_matches("whsec_"))
         .ok_or("the Standard Webhooks secret is not whsec_<base64>")?;
     let body = json!({
@@ -122,14 +133,11 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
 
-fn dynamics() -> Delivery {
-    let key = std::env::var("SWITCHYARD_DYNAMICS_WEBHOOK_KEY")
-        .ok()
-        .and_then(|k| k.split(',').next().map(str::to_owned))
-        .or_else(|| local_default("SWITCHYARD_DYNAMICS_WEBHOOK_KEY").map(str::to_owned))
-        .unwrap_or_default();
-    let header = std::env::var("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
-        .unwrap_or_else(|_| "x-switchyard-key".to_owned());
+fn dynamics(settings: &Settings) -> Delivery {
+    let key = secret(settings, "SWITCHYARD_DYNAMICS_WEBHOOK_KEY");
+    let header = settings
+        .optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
+        .unwrap_or_else(|| "x-switchyard-key".to_owned());
     Delivery {
         name: "Dynamics 365 salesorder Create",
         path: "/webhooks/dynamics",
@@ -138,12 +146,8 @@ fn dynamics() -> Delivery {
     }
 }
 
-fn hubspot(base: &str) -> Delivery {
-    let secret = std::env::var("SWITCHYARD_HUBSPOT_CLIENT_SECRET")
-        .ok()
-        .and_then(|k| k.split(',').next().map(str::to_owned))
-        .or_else(|| local_default("SWITCHYARD_HUBSPOT_CLIENT_SECRET").map(str::to_owned))
-        .unwrap_or_default();
+fn hubspot(settings: &Settings, base: &str) -> Delivery {
+    let secret = secret(settings, "SWITCHYARD_HUBSPOT_CLIENT_SECRET");
     let body = include_str!("../demo/hubspot-contact-propertychange.json")
         .trim()
         .to_owned();
@@ -202,20 +206,25 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
     handle.erp.fail_always("O-REJECT", 422);
     handle.erp.fail_times("O-FLAKY", 503, 1);
 
+    // signed with the secrets crm-webhook runs with
+    let settings = handle.settings.scoped("crm-webhook");
     let deliveries = vec![
-        dynamics(),
-        hubspot(&base),
+        dynamics(&settings),
+        hubspot(&settings, &base),
         standard(
+            &settings,
             "msg_demo_order_1001",
             "O-1001",
             "Standard Webhooks order O-1001",
         )?,
         standard(
+            &settings,
             "msg_demo_order_flaky",
             "O-FLAKY",
             "Standard Webhooks order O-FLAKY (ERP fails once)",
         )?,
         standard(
+            &settings,
             "msg_demo_order_reject",
             "O-REJECT",
             "Standard Webhooks order O-REJECT (ERP rejects)",

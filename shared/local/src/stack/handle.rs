@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{Value, json};
 use switchyard_audit_log::embedded::EmbeddedAuditStore;
+use switchyard_config::Settings;
 use switchyard_publish::Publisher;
 use switchyard_triggers::Outcome;
 
@@ -78,6 +79,8 @@ pub struct StackHandle {
     pub publisher: Arc<dyn Publisher>,
     /// The audit table (audit-log's, given to it as a resource).
     pub audit: EmbeddedAuditStore,
+    /// The settings the functions run with (before per-function scoping).
+    pub settings: Settings,
 }
 
 impl StackHandle {

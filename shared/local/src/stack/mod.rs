@@ -176,6 +176,8 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}/_erp"));
 
+    let settings =
+        functions::local_settings(&config.settings, &erp_base, &format!("http://{addr}"));
     let bus = Arc::new(LocalBus::new(spec.rules.clone(), queues.clone()));
     let publisher: Arc<dyn Publisher> = Arc::new(LocalBusPublisher::new(bus.clone()));
     let handle = StackHandle {
@@ -186,11 +188,12 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
         spec: spec.clone(),
         publisher,
         audit,
+        settings: settings.clone(),
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let local = functions::LocalPlatform {
         handle: handle.clone(),
-        settings: functions::local_settings(&config.settings, &erp_base, &format!("http://{addr}")),
+        settings,
         state_dir: config.state_dir.clone(),
     };
     let (mut tasks, http) = functions::start_all(&local, &shutdown_rx).await?;
