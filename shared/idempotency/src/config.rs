@@ -1,13 +1,10 @@
 //! What a function configures: key prefix, key source, payload validation, expiry.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::cache::CacheOptions;
-use crate::store::{DEFAULT_EXPIRY, StoreOptions};
 
 /// Where the per-message part of the key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,38 +41,31 @@ pub enum KeyError {
     },
 }
 
-/// A function's idempotency settings.
+/// A function's idempotency keys. How long records live and whether an
+/// in-process cache fronts the backend are properties of the store it is
+/// opened with ([`StoreOptions`](crate::StoreOptions), [`CachedStore`](crate::CachedStore)),
+/// set by the host from `SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS` and
+/// `SWITCHYARD_IDEMPOTENCY_CACHE_ENTRIES`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyConfig {
     /// Stable prefix of every key; defaults to the function name. Change it and
     /// every earlier record is forgotten.
     pub key_prefix: String,
-    /// Lifetime of a record; after it the message may be processed again. Default 3600 s.
-    pub expiry: Duration,
     /// Where the per-message part of the key comes from. Default [`KeySource::EventId`].
     pub key_source: KeySource,
     /// Which part of the payload is validated. Default [`PayloadHash::Whole`].
     pub payload_hash: PayloadHash,
-    /// The optional in-process cache of completed records. Default off.
-    pub local_cache: Option<CacheOptions>,
 }
 
 impl IdempotencyConfig {
-    /// The defaults for the function `name`: prefix `name`, one-hour expiry,
-    /// key from the event id, whole-payload validation, no local cache.
+    /// The defaults for the function `name`: prefix `name`, key from the
+    /// event id, whole-payload validation.
     pub fn for_function(name: impl Into<String>) -> Self {
         Self {
             key_prefix: name.into(),
-            expiry: DEFAULT_EXPIRY,
             key_source: KeySource::EventId,
             payload_hash: PayloadHash::Whole,
-            local_cache: None,
         }
-    }
-
-    /// The store options matching this config (its expiry, the system clock).
-    pub fn store_options(&self) -> StoreOptions {
-        StoreOptions::default().with_expiry(self.expiry)
     }
 
     /// The key of a message: `<prefix>#<event id>` or `<prefix>#<value at pointer>`.

@@ -101,10 +101,8 @@ impl<H: Handler> Hosted<H> {
         let decode = decode_options(s)?;
         let idempotency = match &p.store {
             Some(store) => {
-                let mut config = IdempotencyConfig::for_function(f.name);
-                config.expiry = idempotency_expiry(f, s)?;
                 Some(Idempotency {
-                    config,
+                    config: IdempotencyConfig::for_function(f.name),
                     store: store.clone(),
                 })
             }
