@@ -1,7 +1,7 @@
 // Switchyard on Azure: the Service Bus namespace (topic `integration`,
 // subscriptions with filters, a park queue), and the Function App that runs
-// `azure-app` as a custom handler (erp-sync behind a Service Bus trigger,
-// crm-webhook behind an HTTP trigger), with its storage account and
+// `azure-app` as a custom handler (every registered function with a Service
+// Bus or HTTP trigger: erp-sync, audit-log, crm-webhook), with its storage account and
 // Application Insights. Checked offline with checkov (scripts/test.sh); the
 // settings below are also asserted by functions/azure-app/tests/infra.rs.
 
@@ -127,6 +127,20 @@ resource auditErpSynced 'Microsoft.ServiceBus/namespaces/topics/subscriptions/ru
     filterType: 'SqlFilter'
     sqlFilter: {
       sqlExpression: 'type = \'erp.order-synced\''
+    }
+  }
+}
+
+// audit-log also records customer changes (as the AWS rule delivers them).
+resource auditCustomerUpdated 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+  parent: audit
+  name: 'customer-updated'
+  properties: {
+    filterType: 'CorrelationFilter'
+    correlationFilter: {
+      properties: {
+        type: 'customer.updated'
+      }
     }
   }
 }

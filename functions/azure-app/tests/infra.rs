@@ -153,13 +153,15 @@ fn the_topic_subscriptions_and_park_queue() {
             .all(|r| r.prop("filterType").as_deref() == Some("CorrelationFilter"))
     );
     let audit_rules = rules_of(find(&all, "topics/subscriptions@", "audit"));
-    assert_eq!(audit_rules.len(), 1);
-    assert_eq!(audit_rules[0].name(), "$Default");
-    assert_eq!(
-        audit_rules[0].prop("filterType").as_deref(),
-        Some("SqlFilter")
-    );
-    assert!(audit_rules[0].body.contains("erp.order-synced"));
+    assert_eq!(audit_rules.len(), 2);
+    let default = audit_rules.iter().find(|r| r.name() == "$Default").unwrap();
+    assert_eq!(default.prop("filterType").as_deref(), Some("SqlFilter"));
+    assert!(default.body.contains("erp.order-synced"));
+    let customers = audit_rules
+        .iter()
+        .find(|r| r.name() == "customer-updated")
+        .unwrap();
+    assert_eq!(customers.prop("type").as_deref(), Some("customer.updated"));
     for rule in all
         .iter()
         .filter(|r| r.kind.contains("subscriptions/rules@"))

@@ -54,7 +54,7 @@ impl AppState {
 }
 
 /// The routes: `POST /webhooks/{dynamics,hubspot,salesforce,standard,stripe}`.
-/// The same router runs on Lambda (`lambda_http::run`), in the local stack and in tests.
+/// The same router runs on Lambda and Azure (as [`WebhookApp`](crate::WebhookApp)), in the local stack and in tests.
 pub fn app(state: AppState) -> Router {
     let state = Arc::new(state);
     let route = |provider: Provider| {

@@ -30,12 +30,6 @@ pub enum DecodeError {
         /// What is wrong.
         message: String,
     },
-    /// An event type this build does not know.
-    #[error("unknown event type {event_type:?}")]
-    UnknownType {
-        /// The `type` attribute.
-        event_type: String,
-    },
     /// A type the consuming event set does not contain: handled by the
     /// function's policy (acknowledged as ignored, or parked).
     #[error("event type {event_type:?} is not consumed here (consumes: {consumes:?})")]
@@ -84,7 +78,6 @@ impl DecodeError {
     pub fn kind(&self) -> &'static str {
         match self {
             DecodeError::InvalidEnvelope { .. } => "invalid_envelope",
-            DecodeError::UnknownType { .. } => "unknown_type",
             DecodeError::NotSubscribed { .. } => "not_subscribed",
             DecodeError::UnknownVersion { .. } => "unknown_version",
             DecodeError::InvalidPayload { .. } => "invalid_payload",

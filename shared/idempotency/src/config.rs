@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-
 /// Where the per-message part of the key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {

@@ -585,7 +585,11 @@ fn iac(spec: &NewFunction, triggers: &[Trigger], events: &[EventVersion]) -> Str
         );
     }
     if triggers.contains(&Trigger::Http) {
-        out.push_str("      FunctionUrlConfig:\n        AuthType: NONE\n");
+        let _ = writeln!(
+            out,
+            "      FunctionUrlConfig:\n        AuthType: NONE\n\n// infra/azure/{name}/function.json\n{{\n  \"bindings\": [\n    {{ \"type\": \"httpTrigger\", \"direction\": \"in\", \"name\": \"req\", \"authLevel\": \"anonymous\", \"methods\": [\"post\"], \"route\": \"{name}/{{*path}}\" }},\n    {{ \"type\": \"http\", \"direction\": \"out\", \"name\": \"res\" }}\n  ]\n}}",
+            name = spec.name
+        );
     }
     if triggers.contains(&Trigger::ServiceBus) {
         let rules: String = types
@@ -593,7 +597,7 @@ fn iac(spec: &NewFunction, triggers: &[Trigger], events: &[EventVersion]) -> Str
             .enumerate()
             .map(|(i, t)| {
                 format!(
-                    "resource {snake}Rule{i} 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {{\n  parent: {snake}Subscription\n  name: '{rule}'\n  properties: {{\n    filterType: 'CorrelationFilter'\n    correlationFilter: {{ properties: {{ type: '{t}' }} }}\n  }}\n}}\n",
+                    "resource {snake}Rule{i} 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {{\n  parent: {snake}Subscription\n  name: '{rule}'\n  properties: {{\n    filterType: 'CorrelationFilter'\n    correlationFilter: {{\n      properties: {{\n        type: '{t}'\n      }}\n    }}\n  }}\n}}\n",
                     snake = snake(&spec.name),
                     rule = if i == 0 { "$Default".to_owned() } else { t.replace('.', "-") },
                 )
@@ -601,7 +605,7 @@ fn iac(spec: &NewFunction, triggers: &[Trigger], events: &[EventVersion]) -> Str
             .collect();
         let _ = writeln!(
             out,
-            "\n// infra/azure/main.bicep\nresource {snake}Subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {{\n  parent: topic\n  name: '{name}'\n  properties: {{ maxDeliveryCount: 5, lockDuration: lockDuration, deadLetteringOnMessageExpiration: true }}\n}}\n{rules}// app setting: {prefix}SWITCHYARD_SERVICEBUS_SOURCE = '${{topicName}}/subscriptions/{name}'\n\n// infra/azure/{name}/function.json\n{{\n  \"bindings\": [\n    {{ \"type\": \"serviceBusTrigger\", \"direction\": \"in\", \"name\": \"message\", \"topicName\": \"integration\", \"subscriptionName\": \"{name}\", \"connection\": \"ServiceBusListenConnection\", \"isSessionsEnabled\": false }}\n  ]\n}}",
+            "\n// infra/azure/main.bicep\nresource {snake}Subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {{\n  parent: topic\n  name: '{name}'\n  properties: {{\n    maxDeliveryCount: 5\n    lockDuration: lockDuration\n    deadLetteringOnMessageExpiration: true\n  }}\n}}\n{rules}// app setting: {prefix}SWITCHYARD_SERVICEBUS_SOURCE = '${{topicName}}/subscriptions/{name}'\n\n// infra/azure/{name}/function.json\n{{\n  \"bindings\": [\n    {{ \"type\": \"serviceBusTrigger\", \"direction\": \"in\", \"name\": \"message\", \"topicName\": \"integration\", \"subscriptionName\": \"{name}\", \"connection\": \"ServiceBusListenConnection\", \"isSessionsEnabled\": false }}\n  ]\n}}",
             name = spec.name,
             snake = snake(&spec.name),
             prefix = switchyard_config::scope_prefix(&spec.name),

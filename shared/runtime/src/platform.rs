@@ -84,7 +84,14 @@ pub fn open_store(
     )?;
     let options = StoreOptions::default().with_expiry(idempotency_expiry(function, settings)?);
     let unavailable = |e: switchyard_idempotency::StoreError| {
-        ConfigError::unavailable(format!("the idempotency store of {}", function.name), e)
+        ConfigError::unavailable(
+            format!(
+                "the idempotency store of {} ({})",
+                function.name,
+                settings.source_of("SWITCHYARD_IDEMPOTENCY")
+            ),
+            e,
+        )
     };
     Ok(match spec {
         StoreSpec::Memory => Arc::new(MemoryStore::new(options)),

@@ -10,7 +10,7 @@ pub struct ParkedMessage {
     pub message_id: String,
     /// Human-readable reason (the decode error, the handler's message).
     pub reason: String,
-    /// A short, bounded code: `invalid_payload`, `unknown_type`, `payload_mismatch`...
+    /// A short, bounded code: `invalid_payload`, `not_subscribed`, `payload_mismatch`...
     pub kind: String,
     /// The function that parked it.
     pub function: String,

@@ -78,10 +78,7 @@ pub(crate) fn map(
                 validate(&env.data)?;
                 env
             }
-            Err(
-                DecodeError::UnknownType { event_type, .. }
-                | DecodeError::NotSubscribed { event_type, .. },
-            ) => {
+            Err(DecodeError::NotSubscribed { event_type, .. }) => {
                 mapped.unmapped.push(Unmapped {
                     delivery_id: delivery_id.to_owned(),
                     kind: event_type.chars().take(64).collect(),

@@ -99,15 +99,10 @@ impl<H: Handler> Hosted<H> {
     pub(crate) fn new(handler: Arc<H>, f: &Function, p: &Platform) -> Result<Self, ConfigError> {
         let s = &p.settings;
         let decode = decode_options(s)?;
-        let idempotency = match &p.store {
-            Some(store) => {
-                Some(Idempotency {
-                    config: IdempotencyConfig::for_function(f.name),
-                    store: store.clone(),
-                })
-            }
-            None => None,
-        };
+        let idempotency = p.store.as_ref().map(|store| Idempotency {
+            config: IdempotencyConfig::for_function(f.name),
+            store: store.clone(),
+        });
         let tune = |pipeline: Pipeline<Arc<H>>| {
             let pipeline = pipeline
                 .with_publisher(p.publisher.clone())
