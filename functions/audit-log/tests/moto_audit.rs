@@ -13,10 +13,11 @@ use serde_json::json;
 use switchyard_audit_log::dynamodb::DynamoDbAuditStore;
 use switchyard_audit_log::{AuditRecord, AuditStore, Recorded};
 use switchyard_config::Settings;
+use switchyard_publish::sqs::AwsSqs;
 use switchyard_triggers::Outcome;
 use switchyard_triggers::eventbridge::EventBridgeRetry;
 use switchyard_triggers::registry::{App, MessageApp, Platform, Resources, Trigger};
-use switchyard_triggers::sqs::{AwsSqs, SqsApi};
+use switchyard_triggers::sqs::SqsApi;
 
 /// The registered audit-log, built by the same code as on Lambda from the
 /// settings a deployment sets (idempotency in memory).

@@ -15,12 +15,13 @@ use serde_json::{Value, json};
 use switchyard_config::Settings;
 use switchyard_idempotency::{DynamoDbStore, StoreOptions};
 use switchyard_local::erp::ErpStub;
+use switchyard_publish::sqs::AwsSqs;
 use switchyard_publish::{InMemoryPublisher, Publisher};
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
 use switchyard_testkit::moto::create_queue;
 use switchyard_triggers::park::attributes;
 use switchyard_triggers::registry::{App, Platform, Resources, Trigger};
-use switchyard_triggers::sqs::{AwsSqs, SqsApi};
+use switchyard_triggers::sqs::SqsApi;
 
 fn order_envelope(i: usize) -> Value {
     json!({

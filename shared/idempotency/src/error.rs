@@ -40,6 +40,23 @@ pub enum StoreError {
     /// The blocking task running an embedded-store transaction panicked or was cancelled.
     #[error("idempotency store task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// The store names a backend this build was compiled without.
+    #[error(
+        "the {backend} idempotency store is not in this build: enable the `{feature}` feature of switchyard-idempotency"
+    )]
+    NotBuilt {
+        /// Which backend (`redis`, `dynamodb`, `embedded`).
+        backend: &'static str,
+        /// The cargo feature that builds it.
+        feature: &'static str,
+    },
+    /// The store needs a client the caller did not give (`dynamodb:<table>`
+    /// opened without a DynamoDB client).
+    #[error("the {backend} idempotency store needs a client, and none was given")]
+    NoClient {
+        /// Which backend.
+        backend: &'static str,
+    },
     /// The backend returned a different number of results than requests sent.
     #[error("idempotency backend {backend} returned {got} results for {expected} requests")]
     ResultCount {

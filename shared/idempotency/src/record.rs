@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::store::{ClaimDetail, ClaimOutcome, ClaimRequest};
 
 /// The `status` value of an in-progress record.
+#[cfg(feature = "dynamodb")]
 pub(crate) const IN_PROGRESS: &str = "INPROGRESS";
 /// The `status` value of a completed record.
+#[cfg(feature = "dynamodb")]
 pub(crate) const COMPLETED: &str = "COMPLETED";
 
 /// A record's state.
@@ -28,6 +30,7 @@ pub(crate) enum Status {
     Completed,
 }
 
+#[cfg(feature = "dynamodb")]
 impl Status {
     pub(crate) fn parse(value: &str) -> Option<Self> {
         match value {

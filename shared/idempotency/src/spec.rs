@@ -6,10 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::{
-    DynamoDbStore, EmbeddedStore, IdempotencyStore, MemoryStore, RedisOptions, RedisStore,
-    StoreError, StoreOptions,
-};
+use crate::{IdempotencyStore, MemoryStore, StoreError, StoreOptions};
 
 /// Where idempotency records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,22 +54,94 @@ impl FromStr for StoreSpec {
 }
 
 impl StoreSpec {
-    /// Opens the store. `dynamodb` builds the client only when needed.
-    pub fn open(
+    /// The backend's name, as [`StoreError`] reports it: `memory`,
+    /// `embedded`, `dynamodb` or `redis`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            StoreSpec::Memory => "memory",
+            StoreSpec::File(_) => "embedded",
+            StoreSpec::DynamoDb(_) => "dynamodb",
+            StoreSpec::Redis(_) => "redis",
+        }
+    }
+
+    /// The cargo feature of this crate that builds the backend (`None`: the
+    /// in-memory store, always built).
+    pub fn feature(&self) -> Option<&'static str> {
+        match self {
+            StoreSpec::Memory => None,
+            StoreSpec::File(_) => Some("embedded"),
+            StoreSpec::DynamoDb(_) => Some("dynamodb"),
+            StoreSpec::Redis(_) => Some("redis"),
+        }
+    }
+
+    /// Whether this build has the backend.
+    pub fn is_built(&self) -> bool {
+        match self {
+            StoreSpec::Memory => true,
+            StoreSpec::File(_) => cfg!(feature = "embedded"),
+            StoreSpec::DynamoDb(_) => cfg!(feature = "dynamodb"),
+            StoreSpec::Redis(_) => cfg!(feature = "redis"),
+        }
+    }
+
+    fn not_built(&self) -> StoreError {
+        StoreError::NotBuilt {
+            backend: self.backend(),
+            feature: self.feature().unwrap_or("default"),
+        }
+    }
+
+    /// Opens a store that needs no client: `memory`, `file:` and `redis://`.
+    /// `dynamodb:<table>` needs a client: see `open_with_dynamodb` (feature
+    /// `dynamodb`).
+    ///
+    /// # Errors
+    /// [`StoreError::NotBuilt`] for a backend this build was compiled
+    /// without, [`StoreError::NoClient`] for `dynamodb:<table>`, or the
+    /// backend's error when it does not open.
+    pub fn open(&self, options: StoreOptions) -> Result<Arc<dyn IdempotencyStore>, StoreError> {
+        if !self.is_built() {
+            return Err(self.not_built());
+        }
+        match self {
+            StoreSpec::Memory => Ok(Arc::new(MemoryStore::new(options))),
+            #[cfg(feature = "embedded")]
+            StoreSpec::File(path) => Ok(Arc::new(crate::EmbeddedStore::open(path, options)?)),
+            #[cfg(feature = "redis")]
+            StoreSpec::Redis(url) => Ok(Arc::new(crate::RedisStore::open(
+                url,
+                options,
+                crate::RedisOptions::default(),
+            )?)),
+            StoreSpec::DynamoDb(_) => Err(StoreError::NoClient {
+                backend: self.backend(),
+            }),
+            #[allow(unreachable_patterns)]
+            _ => Err(self.not_built()),
+        }
+    }
+
+    /// Opens the store; `dynamodb` builds the DynamoDB client, and is only
+    /// called for `dynamodb:<table>`.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), without [`StoreError::NoClient`].
+    #[cfg(feature = "dynamodb")]
+    pub fn open_with_dynamodb(
         &self,
         options: StoreOptions,
         dynamodb: impl FnOnce() -> aws_sdk_dynamodb::Client,
     ) -> Result<Arc<dyn IdempotencyStore>, StoreError> {
-        Ok(match self {
-            StoreSpec::Memory => Arc::new(MemoryStore::new(options)),
-            StoreSpec::File(path) => Arc::new(EmbeddedStore::open(path, options)?),
-            StoreSpec::DynamoDb(table) => {
-                Arc::new(DynamoDbStore::new(dynamodb(), table.clone(), options))
-            }
-            StoreSpec::Redis(url) => {
-                Arc::new(RedisStore::open(url, options, RedisOptions::default())?)
-            }
-        })
+        match self {
+            StoreSpec::DynamoDb(table) => Ok(Arc::new(crate::DynamoDbStore::new(
+                dynamodb(),
+                table.clone(),
+                options,
+            ))),
+            other => other.open(options),
+        }
     }
 }
 
@@ -97,6 +166,53 @@ mod tests {
         );
         for bad in ["", "dynamodb:", "file:", "postgres://db", "Memory"] {
             assert!(bad.parse::<StoreSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn opening_names_the_missing_feature_or_client() {
+        let opened = StoreSpec::Memory.open(StoreOptions::default());
+        assert!(opened.is_ok());
+        let dynamodb = StoreSpec::DynamoDb("idem".into());
+        let error = dynamodb
+            .open(StoreOptions::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        if cfg!(feature = "dynamodb") {
+            assert!(error.contains("needs a client"), "{error}");
+        } else {
+            assert!(error.contains("`dynamodb` feature"), "{error}");
+        }
+        let redis = StoreSpec::Redis("redis://127.0.0.1:1".into());
+        assert_eq!(redis.is_built(), cfg!(feature = "redis"));
+        if !redis.is_built() {
+            let error = redis
+                .open(StoreOptions::default())
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("`redis` feature"),
+                "{error:?}"
+            );
+        }
+        let file = StoreSpec::File("unused.redb".into());
+        assert_eq!(file.is_built(), cfg!(feature = "embedded"));
+        if !file.is_built() {
+            let error = file
+                .open(StoreOptions::default())
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("`embedded` feature"),
+                "{error:?}"
+            );
         }
     }
 }

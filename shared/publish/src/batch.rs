@@ -3,14 +3,21 @@
 //! the recording test double behind each target's in-memory client.
 
 use std::collections::VecDeque;
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 use std::future::Future;
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 use tokio::time::Instant;
 
+// The packing and retry engine below serves the real publishers only.
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 use crate::error::PublishError;
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 use crate::publisher::{OutgoingEvent, PublishOutcome};
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 use crate::retry::RetryConfig;
 
 /// What a target said about one entry of a call: the id it gave the entry
@@ -61,6 +68,7 @@ pub struct CallError {
     pub retryable: bool,
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 impl CallError {
     fn as_failure(&self) -> EntryFailure {
         EntryFailure {
@@ -71,41 +79,7 @@ impl CallError {
     }
 }
 
-/// Maps an AWS SDK error (any service: the type is shared by all SDK crates)
-/// to a [`CallError`], deciding whether it is worth retrying.
-pub(crate) fn call_error_from_sdk<E>(
-    err: &aws_sdk_eventbridge::error::SdkError<E, aws_sdk_eventbridge::config::http::HttpResponse>,
-) -> CallError
-where
-    E: aws_sdk_eventbridge::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    use aws_sdk_eventbridge::error::{DisplayErrorContext, SdkError};
-    let message = DisplayErrorContext(err).to_string();
-    let (code, retryable) = match err {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let code = ctx.err().code().unwrap_or("Unknown").to_owned();
-            let retryable = status >= 500
-                || status == 429
-                || code.contains("Throttl")
-                || code.contains("Internal")
-                || code == "RequestLimitExceeded"
-                || code == "ServiceUnavailable";
-            (code, retryable)
-        }
-        SdkError::TimeoutError(_) => ("Timeout".to_owned(), true),
-        SdkError::DispatchFailure(_) => ("DispatchFailure".to_owned(), true),
-        SdkError::ResponseError(_) => ("ResponseError".to_owned(), true),
-        SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_owned(), false),
-        _ => ("Unknown".to_owned(), true),
-    };
-    CallError {
-        code,
-        message,
-        retryable,
-    }
-}
-
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 /// The count and size limits of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchLimits {
@@ -117,6 +91,7 @@ pub(crate) struct BatchLimits {
     pub(crate) max_batch_bytes: usize,
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 /// Splits entries of the given sizes, in order, into consecutive calls:
 /// greedy next-fit, a call is closed only when the next entry would break
 /// the count or byte limit. Every size must be at most `max_entry_bytes`.
@@ -139,6 +114,7 @@ pub(crate) fn pack(sizes: &[usize], limits: BatchLimits) -> Vec<Range<usize>> {
     ranges
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 /// One event made into a target entry, waiting to be sent.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared<E> {
@@ -150,6 +126,7 @@ pub(crate) struct Prepared<E> {
     pub(crate) size: usize,
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 /// The events of one `publish` call, made into entries; events that cannot
 /// be sent already have their (failed) outcome.
 pub(crate) struct Plan<E> {
@@ -158,6 +135,7 @@ pub(crate) struct Plan<E> {
     pending: Vec<Prepared<E>>,
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 /// Builds each event's entry with `build` (which returns the entry and its
 /// size); events that cannot be serialized or are over `max_entry_bytes`
 /// get a failed outcome (`SerializeFailed`, `EntryTooLarge`) and are never sent.
@@ -197,6 +175,7 @@ pub(crate) fn plan<E>(
     plan
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 /// Sends a [`Plan`]: packs the pending entries into calls, then resends only
 /// the entries a call refused with a retryable failure (and the entries of
 /// calls that failed as a whole, when retryable), packed anew, after a
@@ -323,6 +302,7 @@ where
         .collect())
 }
 
+#[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
 fn failed_outcome(event_id: &str, failure: EntryFailure) -> PublishOutcome {
     PublishOutcome::Failed {
         event_id: event_id.to_owned(),
@@ -435,7 +415,10 @@ impl<E: Clone> Recorder<E> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(
+    test,
+    any(feature = "eventbridge", feature = "sqs", feature = "servicebus")
+))]
 mod tests {
     use super::*;
 

@@ -88,6 +88,7 @@ impl PublishOutcome {
     }
 
     /// A failed outcome carrying `err`'s code and message.
+    #[cfg(any(feature = "eventbridge", feature = "sqs", feature = "servicebus"))]
     pub(crate) fn failed(event_id: impl Into<String>, err: &PublishError) -> Self {
         PublishOutcome::Failed {
             event_id: event_id.into(),

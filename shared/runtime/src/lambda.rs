@@ -15,6 +15,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use switchyard_config::{ConfigError, Settings};
+use switchyard_publish::sqs::{AwsSqs, SqsApi};
 use switchyard_publish::{
     EventBridgeConfig, EventBridgePublisher, Publisher, SqsConfig, SqsPublisher,
 };
@@ -22,7 +23,6 @@ use switchyard_triggers::lambda::invocation_deadline;
 use switchyard_triggers::registry::{
     App, Function, HttpApp, MessageApp, Platform, Resources, Trigger,
 };
-use switchyard_triggers::sqs::{AwsSqs, SqsApi};
 
 use crate::platform::{NoPublisher, open_store};
 

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use switchyard_config::{ConfigError, Settings};
-use switchyard_idempotency::{
-    EmbeddedStore, IdempotencyStore, MemoryStore, RedisOptions, RedisStore, StoreOptions, StoreSpec,
-};
+use switchyard_idempotency::{IdempotencyStore, StoreError, StoreOptions, StoreSpec};
 use switchyard_publish::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
 use switchyard_triggers::registry::{Function, idempotency_expiry};
 
@@ -69,7 +67,9 @@ pub type DynamoDbClient<'a> = Option<std::convert::Infallible>;
 
 /// Opens `function`'s idempotency store from `SWITCHYARD_IDEMPOTENCY`
 /// (required) with its expiry. `dynamodb:<table>` needs the AWS SDK config
-/// (`None`: this platform has no DynamoDB, the setting is refused).
+/// (`None`: this platform has no DynamoDB, the setting is refused). A
+/// backend this build of `switchyard-idempotency` was compiled without is
+/// refused too, naming the cargo feature that builds it.
 ///
 /// # Errors
 /// [`ConfigError`] naming the variable, or saying why the store does not open.
@@ -78,43 +78,90 @@ pub fn open_store(
     settings: &Settings,
     aws: DynamoDbClient<'_>,
 ) -> Result<Arc<dyn IdempotencyStore>, ConfigError> {
+    const VAR: &str = "SWITCHYARD_IDEMPOTENCY";
     let spec: StoreSpec = settings.parse_required(
-        "SWITCHYARD_IDEMPOTENCY",
+        VAR,
         "the idempotency store: dynamodb:<table>, redis://host:port, file:<path> or memory",
     )?;
     let options = StoreOptions::default().with_expiry(idempotency_expiry(function, settings)?);
-    let unavailable = |e: switchyard_idempotency::StoreError| {
-        ConfigError::unavailable(
+    let opened = match (&spec, aws) {
+        #[cfg(feature = "lambda")]
+        (StoreSpec::DynamoDb(_), Some(sdk)) => {
+            spec.open_with_dynamodb(options, || aws_sdk_dynamodb::Client::new(sdk))
+        }
+        (StoreSpec::DynamoDb(_), _) => {
+            return Err(ConfigError::invalid(
+                settings.source_of(VAR),
+                "dynamodb:<table> is not available on this platform; use redis:// (e.g. Azure Cache for Redis), file:<path> or memory",
+            ));
+        }
+        _ => spec.open(options),
+    };
+    opened.map_err(|e| match e {
+        StoreError::NotBuilt { .. } => ConfigError::invalid(settings.source_of(VAR), e),
+        e => ConfigError::unavailable(
             format!(
                 "the idempotency store of {} ({})",
                 function.name,
-                settings.source_of("SWITCHYARD_IDEMPOTENCY")
+                settings.source_of(VAR)
             ),
             e,
-        )
-    };
-    Ok(match spec {
-        StoreSpec::Memory => Arc::new(MemoryStore::new(options)),
-        StoreSpec::File(path) => {
-            Arc::new(EmbeddedStore::open(&path, options).map_err(unavailable)?)
-        }
-        StoreSpec::Redis(url) => {
-            Arc::new(RedisStore::open(&url, options, RedisOptions::default()).map_err(unavailable)?)
-        }
-        StoreSpec::DynamoDb(table) => match aws {
-            #[cfg(feature = "lambda")]
-            Some(sdk) => Arc::new(switchyard_idempotency::DynamoDbStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                table,
-                options,
-            )),
-            _ => {
-                let _ = table;
-                return Err(ConfigError::invalid(
-                    settings.source_of("SWITCHYARD_IDEMPOTENCY"),
-                    "dynamodb:<table> is not available on this platform; use redis:// (e.g. Azure Cache for Redis), file:<path> or memory",
-                ));
-            }
-        },
+        ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_triggers::registry::{HttpApp, Trigger};
+
+    struct Ok200;
+
+    #[async_trait::async_trait]
+    impl HttpApp for Ok200 {
+        async fn call(&self, _: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+            http::Response::new(Vec::new())
+        }
+    }
+
+    fn function() -> Function {
+        Function::http("probe", &[Trigger::Http], |_, _| async { Ok(Ok200) })
+    }
+
+    fn open(spec: &str) -> Result<Arc<dyn IdempotencyStore>, ConfigError> {
+        let settings = Settings::from_pairs([("SWITCHYARD_IDEMPOTENCY", spec)]);
+        open_store(&function(), &settings, None)
+    }
+
+    #[test]
+    fn memory_always_opens() {
+        assert!(open("memory").is_ok());
+    }
+
+    #[test]
+    fn dynamodb_without_a_client_is_refused_naming_the_variable() {
+        let error = open("dynamodb:idem").err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(error.contains("SWITCHYARD_IDEMPOTENCY"), "{error}");
+        assert!(error.contains("not available on this platform"), "{error}");
+    }
+
+    /// Whether a backend is built depends on the features the whole build
+    /// enabled (a workspace test run builds them all); each case checks the
+    /// branch this build has.
+    #[test]
+    fn a_backend_not_built_is_refused_naming_its_feature() {
+        for (spec, feature) in [
+            ("redis://127.0.0.1:1", "`redis` feature"),
+            ("file:/nonexistent-dir/idem.redb", "`embedded` feature"),
+        ] {
+            let parsed: StoreSpec = spec.parse().unwrap_or(StoreSpec::Memory);
+            if parsed.is_built() {
+                continue;
+            }
+            let error = open(spec).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("SWITCHYARD_IDEMPOTENCY"), "{error}");
+            assert!(error.contains(feature), "{error}");
+        }
+    }
 }

@@ -8,9 +8,9 @@ use aws_sdk_eventbridge::primitives::DateTime as SdkDateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use chrono::{DateTime, Utc};
 
+use crate::aws::call_error_from_sdk;
 use crate::batch::{
     CallError, EntryFailure, EntryResult, RecordedCall, Recorder, ScriptedResponse,
-    call_error_from_sdk,
 };
 
 use super::publisher::TIME_BYTES;

@@ -1,8 +1,6 @@
-//! The small trait in front of the Service Bus client, its real
-//! implementation (`azure_messaging_servicebus` for single sends, a REST
-//! batch send on the same HTTP client) and a recording in-memory one.
+//! The real [`ServiceBusSendApi`]: `azure_messaging_servicebus` for single
+//! sends, a REST batch send on the same HTTP client (feature `servicebus`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,157 +8,11 @@ use async_trait::async_trait;
 use azure_core::{HttpClient, Method, Request};
 use azure_messaging_servicebus::service_bus::QueueClient;
 use azure_messaging_servicebus::service_bus::{SendMessageOptions, SettableBrokerProperties};
-use serde::Serialize;
 
 use super::config::ConnectionString;
+use super::message::{BATCH_CONTENT_TYPE, ServiceBusMessage, ServiceBusSendApi};
 use super::sas::sas_token;
-use crate::batch::{CallError, EntryResult, RecordedCall, Recorder, ScriptedResponse};
-
-/// An application property value. Service Bus properties are typed; the
-/// REST API carries strings JSON-quoted (`"order.placed"`) and numbers bare.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum PropertyValue {
-    /// A string.
-    String(String),
-    /// A whole number.
-    Int(i64),
-}
-
-impl PropertyValue {
-    /// The value as a REST custom-property header: strings JSON-quoted,
-    /// non-ASCII characters as `\uXXXX` escapes (header values are ASCII).
-    pub fn header_value(&self) -> String {
-        match self {
-            PropertyValue::String(s) => {
-                let quoted = serde_json::Value::from(s.as_str()).to_string();
-                let mut out = String::with_capacity(quoted.len());
-                for c in quoted.chars() {
-                    if c.is_ascii() {
-                        out.push(c);
-                    } else {
-                        let mut units = [0u16; 2];
-                        for unit in c.encode_utf16(&mut units) {
-                            out.push_str(&format!("\\u{unit:04x}"));
-                        }
-                    }
-                }
-                out
-            }
-            PropertyValue::Int(n) => n.to_string(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            PropertyValue::String(s) => s.len(),
-            PropertyValue::Int(_) => 8,
-        }
-    }
-}
-
-/// One message as the publisher builds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceBusMessage {
-    /// The body (UTF-8 text: the envelope JSON).
-    pub body: String,
-    /// `BrokerProperties.MessageId`; duplicate detection keys on it.
-    pub message_id: String,
-    /// `BrokerProperties.CorrelationId`.
-    pub correlation_id: Option<String>,
-    /// `BrokerProperties.Label` (the subject).
-    pub label: Option<String>,
-    /// `Content-Type`.
-    pub content_type: Option<String>,
-    /// Application (custom) properties.
-    pub properties: BTreeMap<String, PropertyValue>,
-}
-
-impl ServiceBusMessage {
-    /// A plain message with an id and a body.
-    pub fn new(message_id: impl Into<String>, body: impl Into<String>) -> Self {
-        ServiceBusMessage {
-            body: body.into(),
-            message_id: message_id.into(),
-            correlation_id: None,
-            label: None,
-            content_type: None,
-            properties: BTreeMap::new(),
-        }
-    }
-
-    /// The size this crate counts against the message and batch limits: the
-    /// body, the broker properties as JSON, and each property's name and value.
-    pub fn size(&self) -> usize {
-        let broker = serde_json::to_string(&self.broker_properties()).map_or(0, |s| s.len());
-        self.body.len()
-            + broker
-            + self.content_type.as_ref().map_or(0, String::len)
-            + self
-                .properties
-                .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>()
-    }
-
-    /// The value of property `name`, if it is a string.
-    pub fn property(&self, name: &str) -> Option<&str> {
-        match self.properties.get(name) {
-            Some(PropertyValue::String(s)) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn broker_properties(&self) -> SettableBrokerProperties {
-        SettableBrokerProperties {
-            message_id: Some(self.message_id.clone()),
-            correlation_id: self.correlation_id.clone(),
-            label: self.label.clone(),
-            ..SettableBrokerProperties::default()
-        }
-    }
-
-    /// The element of a batch-send body.
-    fn batch_entry(&self) -> serde_json::Value {
-        let mut broker = serde_json::to_value(self.broker_properties())
-            .unwrap_or_else(|_| serde_json::json!({}));
-        if let (Some(ct), Some(map)) = (&self.content_type, broker.as_object_mut()) {
-            map.insert("ContentType".to_owned(), ct.clone().into());
-        }
-        serde_json::json!({
-            "Body": self.body,
-            "BrokerProperties": broker,
-            "UserProperties": self.properties,
-        })
-    }
-}
-
-/// Sending to a queue or topic, and only what the publisher and the park
-/// target need of it.
-#[async_trait]
-pub trait ServiceBusSendApi: Send + Sync {
-    /// Sends `messages` to `entity` in one call. Service Bus accepts or
-    /// refuses a batch as a whole; on success every result is `Ok`.
-    async fn send(
-        &self,
-        entity: &str,
-        messages: Vec<ServiceBusMessage>,
-    ) -> Result<Vec<EntryResult>, CallError>;
-}
-
-#[async_trait]
-impl<T: ServiceBusSendApi + ?Sized> ServiceBusSendApi for Arc<T> {
-    async fn send(
-        &self,
-        entity: &str,
-        messages: Vec<ServiceBusMessage>,
-    ) -> Result<Vec<EntryResult>, CallError> {
-        (**self).send(entity, messages).await
-    }
-}
-
-/// The content type of a REST batch send.
-pub const BATCH_CONTENT_TYPE: &str = "application/vnd.microsoft.servicebus.json";
+use crate::batch::{CallError, EntryResult};
 
 /// How long the SAS tokens this crate signs itself are valid.
 const SAS_TTL: Duration = Duration::from_secs(3600);
@@ -204,7 +56,12 @@ impl AzureServiceBus {
         .map_err(|e| call_error(&e))?;
         let options = SendMessageOptions {
             content_type: message.content_type.clone(),
-            broker_properties: Some(message.broker_properties()),
+            broker_properties: Some(SettableBrokerProperties {
+                message_id: Some(message.message_id.clone()),
+                correlation_id: message.correlation_id.clone(),
+                label: message.label.clone(),
+                ..SettableBrokerProperties::default()
+            }),
             // The crate sends values verbatim: quote strings ourselves so the
             // broker stores them as strings (see README, gaps).
             custom_properties: Some(
@@ -311,87 +168,5 @@ pub(crate) fn call_error(err: &azure_core::Error) -> CallError {
             message: err.to_string(),
             retryable: false,
         },
-    }
-}
-
-/// A Service Bus sender that records every call and answers from a script
-/// (default: every message accepted). Clones share one record.
-#[derive(Debug, Clone)]
-pub struct InMemoryServiceBus {
-    recorder: Arc<Recorder<ServiceBusMessage>>,
-}
-
-impl Default for InMemoryServiceBus {
-    fn default() -> Self {
-        InMemoryServiceBus {
-            recorder: Arc::new(Recorder::new()),
-        }
-    }
-}
-
-impl InMemoryServiceBus {
-    /// A client whose calls all succeed until scripted otherwise.
-    pub fn new() -> Self {
-        InMemoryServiceBus::default()
-    }
-
-    /// Queues the answer to the next unscripted call.
-    pub fn script(&self, response: ScriptedResponse) {
-        self.recorder.script(response);
-    }
-
-    /// Every call received, in order (`target` is the entity).
-    pub fn calls(&self) -> Vec<RecordedCall<ServiceBusMessage>> {
-        self.recorder.calls()
-    }
-
-    /// The number of messages of each call, in order.
-    pub fn call_sizes(&self) -> Vec<usize> {
-        self.recorder.call_sizes()
-    }
-}
-
-#[async_trait]
-impl ServiceBusSendApi for InMemoryServiceBus {
-    async fn send(
-        &self,
-        entity: &str,
-        messages: Vec<ServiceBusMessage>,
-    ) -> Result<Vec<EntryResult>, CallError> {
-        // Service Bus has no per-message results: a batch is all or nothing.
-        self.recorder
-            .respond(entity, messages, "sb")
-            .map(|results| results.into_iter().map(|r| r.map(|_| None)).collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batch_entries_follow_the_documented_shape() {
-        let mut m = ServiceBusMessage::new("e1", "{\"a\":1}");
-        m.correlation_id = Some("corr".into());
-        m.label = Some("order.placed".into());
-        m.content_type = Some("application/cloudevents+json".into());
-        m.properties
-            .insert("type".into(), PropertyValue::String("order.placed".into()));
-        m.properties.insert("version".into(), PropertyValue::Int(2));
-        assert_eq!(
-            m.batch_entry(),
-            serde_json::json!({
-                "Body": "{\"a\":1}",
-                "BrokerProperties": {"MessageId": "e1", "CorrelationId": "corr", "Label": "order.placed",
-                                     "ContentType": "application/cloudevents+json"},
-                "UserProperties": {"type": "order.placed", "version": 2}
-            })
-        );
-        assert_eq!(m.properties["type"].header_value(), "\"order.placed\"");
-        assert_eq!(m.properties["version"].header_value(), "2");
-        let reason = PropertyValue::String("cut…é😀".into()).header_value();
-        assert!(reason.is_ascii(), "{reason}");
-        assert_eq!(serde_json::from_str::<String>(&reason).unwrap(), "cut…é😀");
-        assert!(m.size() > m.body.len() + "order.placed".len());
     }
 }

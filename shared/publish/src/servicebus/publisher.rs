@@ -8,9 +8,10 @@ use crate::cause::apply_current_cause;
 use crate::error::{ConfigError, PublishError};
 use crate::publisher::{OutgoingEvent, PublishOutcome, Publisher};
 
-use super::client::{AzureServiceBus, PropertyValue, ServiceBusMessage, ServiceBusSendApi};
+use super::client::AzureServiceBus;
 use super::config::ServiceBusConfig;
 use super::http::ServiceBusHttpClient;
+use super::message::{PropertyValue, ServiceBusMessage, ServiceBusSendApi};
 
 /// The content type of every message: a CloudEvents structured-mode JSON envelope.
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";

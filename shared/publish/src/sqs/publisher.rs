@@ -6,7 +6,8 @@ use crate::cause::apply_current_cause;
 use crate::error::PublishError;
 use crate::publisher::{OutgoingEvent, PublishOutcome, Publisher};
 
-use super::client::{AwsSqs, SqsApi, SqsAttribute, SqsEntry};
+use super::aws::AwsSqs;
+use super::client::{SqsApi, SqsAttribute, SqsEntry};
 use super::config::SqsConfig;
 
 /// Messages per `SendMessageBatch` call at most.

@@ -9,7 +9,9 @@ pub use config::{BackoffConfig, SqsAdapterConfig};
 pub use park::SqsParkTarget;
 
 // The SQS client seam lives in `switchyard-publish` (one trait for the
-// publisher and the adapters); re-exported here under its old path.
+// publisher and the adapters); re-exported here under its old path. The AWS
+// client, `switchyard_publish::sqs::AwsSqs`, is not: it needs that crate's
+// `sqs` feature (aws-sdk-sqs), which the adapters do not.
 pub use switchyard_publish::sqs::{
-    AwsSqs, InMemorySqs, SentMessage, SqsApi, SqsApiError, VisibilityChange,
+    InMemorySqs, SentMessage, SqsApi, SqsApiError, VisibilityChange,
 };
