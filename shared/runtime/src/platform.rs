@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use switchyard_config::{ConfigError, Settings};
-use switchyard_idempotency::{IdempotencyStore, StoreError, StoreOptions, StoreSpec};
+use switchyard_idempotency::{
+    CacheOptions, CachedStore, IdempotencyStore, StoreError, StoreOptions, StoreSpec,
+};
 use switchyard_publish::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
 use switchyard_triggers::registry::{Function, idempotency_expiry};
 
@@ -95,9 +97,9 @@ pub fn open_store(
                 "dynamodb:<table> is not available on this platform; use redis:// (e.g. Azure Cache for Redis), file:<path> or memory",
             ));
         }
-        _ => spec.open(options),
+        _ => spec.open(options.clone()),
     };
-    opened.map_err(|e| match e {
+    let store = opened.map_err(|e| match e {
         StoreError::NotBuilt { .. } => ConfigError::invalid(settings.source_of(VAR), e),
         e => ConfigError::unavailable(
             format!(
@@ -107,7 +109,20 @@ pub fn open_store(
             ),
             e,
         ),
-    })
+    })?;
+    // an in-process cache of completed records in front of the backend
+    // (duplicates answered without a round trip), off unless sized
+    match settings.parse_or::<usize>("SWITCHYARD_IDEMPOTENCY_CACHE_ENTRIES", 0)? {
+        0 => Ok(store),
+        capacity => Ok(Arc::new(CachedStore::new(
+            store,
+            CacheOptions {
+                capacity,
+                ..CacheOptions::default()
+            },
+            options,
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +151,27 @@ mod tests {
     #[test]
     fn memory_always_opens() {
         assert!(open("memory").is_ok());
+    }
+
+    #[test]
+    fn the_cache_size_is_read_and_named_when_malformed() {
+        let settings = Settings::from_pairs([
+            ("SWITCHYARD_IDEMPOTENCY", "memory"),
+            ("SWITCHYARD_IDEMPOTENCY_CACHE_ENTRIES", "64"),
+        ]);
+        assert!(open_store(&function(), &settings, None).is_ok());
+        let settings = Settings::from_pairs([
+            ("SWITCHYARD_IDEMPOTENCY", "memory"),
+            ("SWITCHYARD_IDEMPOTENCY_CACHE_ENTRIES", "lots"),
+        ]);
+        let error = open_store(&function(), &settings, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("SWITCHYARD_IDEMPOTENCY_CACHE_ENTRIES"),
+            "{error}"
+        );
     }
 
     #[test]
