@@ -89,7 +89,7 @@ pub fn open_store(
     let opened = match (&spec, aws) {
         #[cfg(feature = "lambda")]
         (StoreSpec::DynamoDb(_), Some(sdk)) => {
-            spec.open_with_dynamodb(options, || aws_sdk_dynamodb::Client::new(sdk))
+            spec.open_with_dynamodb(options.clone(), || aws_sdk_dynamodb::Client::new(sdk))
         }
         (StoreSpec::DynamoDb(_), _) => {
             return Err(ConfigError::invalid(
