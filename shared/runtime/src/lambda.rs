@@ -5,7 +5,8 @@
 //! `eventSource: aws:sqs`) is answered with `batchItemFailures`; an
 //! EventBridge event (`detail-type`) succeeds or fails the invocation (then
 //! the target's retry policy and DLQ apply); an HTTP function runs behind
-//! a Function URL (payload format 2.0).
+//! a Function URL (payload format 2.0, feature `lambda-http`; without it an
+//! HTTP function fails its init, naming the feature).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,9 +21,9 @@ use switchyard_publish::{
     EventBridgeConfig, EventBridgePublisher, Publisher, SqsConfig, SqsPublisher,
 };
 use switchyard_triggers::lambda::invocation_deadline;
-use switchyard_triggers::registry::{
-    App, Function, HttpApp, MessageApp, Platform, Resources, Trigger,
-};
+use switchyard_triggers::registry::{App, Function, MessageApp, Platform, Resources};
+#[cfg(feature = "lambda-http")]
+use switchyard_triggers::registry::{HttpApp, Trigger};
 
 use crate::platform::{NoPublisher, open_store};
 
@@ -123,6 +124,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
             }))
             .await
         }
+        #[cfg(feature = "lambda-http")]
         App::Http(app) => {
             if !function.has(Trigger::Http) {
                 return Err("an HTTP function without an http trigger".into());
@@ -135,6 +137,12 @@ pub async fn run(function: Function) -> Result<(), Error> {
             ))
             .await
         }
+        #[cfg(not(feature = "lambda-http"))]
+        App::Http(_) => Err(format!(
+            "{} is an HTTP function: build it with switchyard-runtime's `lambda-http` feature",
+            function.name
+        )
+        .into()),
     }
 }
 
@@ -165,6 +173,7 @@ pub async fn dispatch(app: &dyn MessageApp, event: LambdaEvent<Value>) -> Result
     )
 }
 
+#[cfg(feature = "lambda-http")]
 async fn call_http(
     app: &dyn HttpApp,
     request: lambda_http::Request,
