@@ -9,16 +9,8 @@ use switchyard_contracts::{
     Currency, DecodeError, DecodeOptions, DomainEvent, Envelope, decode, decode_data,
 };
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn eur() -> DecodeOptions {
-    DecodeOptions {
-        order_placed_v1_currency: Some("EUR".parse().unwrap()),
-    }
-}
+mod common;
+use common::{eur, fixture};
 
 /// Decoding then encoding gives back the same JSON (for latest versions).
 fn assert_round_trip(name: &str) {

@@ -15,16 +15,8 @@ event_set! {
     }
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn eur() -> DecodeOptions {
-    DecodeOptions {
-        order_placed_v1_currency: Some("EUR".parse().unwrap()),
-    }
-}
+mod common;
+use common::{eur, fixture};
 
 #[test]
 fn a_single_type_decodes_its_latest_version_and_upcasts_older_ones() {

@@ -184,35 +184,27 @@ mod tests {
         } else {
             assert!(error.contains("`dynamodb` feature"), "{error}");
         }
-        let redis = StoreSpec::Redis("redis://127.0.0.1:1".into());
-        assert_eq!(redis.is_built(), cfg!(feature = "redis"));
-        if !redis.is_built() {
-            let error = redis
-                .open(StoreOptions::default())
-                .err()
-                .map(|e| e.to_string());
-            assert!(
-                error
-                    .as_deref()
-                    .unwrap_or_default()
-                    .contains("`redis` feature"),
-                "{error:?}"
-            );
-        }
-        let file = StoreSpec::File("unused.redb".into());
-        assert_eq!(file.is_built(), cfg!(feature = "embedded"));
-        if !file.is_built() {
-            let error = file
-                .open(StoreOptions::default())
-                .err()
-                .map(|e| e.to_string());
-            assert!(
-                error
-                    .as_deref()
-                    .unwrap_or_default()
-                    .contains("`embedded` feature"),
-                "{error:?}"
-            );
+        for (spec, built, feature) in [
+            (
+                StoreSpec::Redis("redis://127.0.0.1:1".into()),
+                cfg!(feature = "redis"),
+                "`redis` feature",
+            ),
+            (
+                StoreSpec::File("unused.redb".into()),
+                cfg!(feature = "embedded"),
+                "`embedded` feature",
+            ),
+        ] {
+            assert_eq!(spec.is_built(), built, "{spec:?}");
+            if !built {
+                let error = spec
+                    .open(StoreOptions::default())
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                assert!(error.contains(feature), "{error}");
+            }
         }
     }
 }
