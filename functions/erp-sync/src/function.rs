@@ -16,7 +16,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting::optional("ERP_TIMEOUT_MS", "per-request timeout of ERP calls", "5000"),
 ];
 
-/// Builds the handler from its settings and the platform's publisher.
+/// Builds the handler from its settings.
 ///
 /// # Errors
 /// [`ConfigError`] naming the missing or malformed setting.
@@ -27,7 +27,7 @@ pub async fn build(ctx: BuildContext) -> Result<ErpSync, ConfigError> {
     let timeout = Duration::from_millis(ctx.settings.parse_or("ERP_TIMEOUT_MS", 5_000)?);
     let erp = ErpClient::new(&base_url, timeout)
         .map_err(|e| ConfigError::unavailable("the ERP HTTP client", e))?;
-    Ok(ErpSync::new(erp, ctx.publisher))
+    Ok(ErpSync::new(erp))
 }
 
 /// The registration: an SQS queue on Lambda, a Service Bus subscription on

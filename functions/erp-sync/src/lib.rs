@@ -4,13 +4,11 @@
 pub mod erp;
 mod function;
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1, OrderPlacedV2};
 use switchyard_contracts::{Envelope, event_set};
-use switchyard_publish::{Publisher, to_outgoing};
+use switchyard_publish::to_outgoing;
 use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
 pub use erp::{ErpClient, OrderAccepted};
@@ -54,13 +52,13 @@ event_set! {
 /// The business handler: `order.placed` and `customer.updated` into the ERP.
 pub struct ErpSync {
     erp: ErpClient,
-    publisher: Arc<dyn Publisher>,
 }
 
 impl ErpSync {
-    /// A handler over an ERP client and a publisher.
-    pub fn new(erp: ErpClient, publisher: Arc<dyn Publisher>) -> Self {
-        ErpSync { erp, publisher }
+    /// A handler over an ERP client. The `erp.order-synced` events it
+    /// returns are published by the platform's publisher.
+    pub fn new(erp: ErpClient) -> Self {
+        ErpSync { erp }
     }
 }
 
@@ -80,6 +78,11 @@ impl Handler for ErpSync {
                     .erp
                     .upsert_order(order, &event.id, &ctx.correlation_id)
                     .await?;
+                // Returned, not published inline: the adapter publishes the
+                // batch's events in as few calls as the bus allows, and a
+                // message counts as done only once its event was accepted.
+                // The id is derived from the order event's, so a retry
+                // republishes the same id.
                 let synced = Envelope::new(
                     SOURCE,
                     ErpOrderSyncedV1 {
@@ -89,21 +92,14 @@ impl Handler for ErpSync {
                         synced_at: Utc::now(),
                     },
                 )
-                // explicit, though the publisher would apply the same cause
-                .caused_by(&event);
+                .derived_from(&event, FUNCTION_NAME);
                 let outgoing = to_outgoing(&synced)
                     .map_err(|e| HandlerError::permanent("publish_encode", e.to_string()))?;
-                self.publisher
-                    .publish_all(vec![outgoing])
-                    .await
-                    .map_err(|e| {
-                        HandlerError::transient(format!("could not publish erp.order-synced: {e}"))
-                    })?;
-                Ok(Synced::Order {
+                Ok(Handled::new(Synced::Order {
                     erp_order_number: accepted.erp_order_number,
                     published_event_id: synced.id,
-                }
-                .into())
+                })
+                .publishing(outgoing))
             }
             ErpSyncEvent::CustomerUpdated(customer) => {
                 self.erp

@@ -104,6 +104,22 @@ impl<T> Envelope<T> {
         self
     }
 
+    /// Makes this event a consequence of `cause` ([`caused_by`](Self::caused_by))
+    /// with an id derived from the cause's id, this event's type and `scope`
+    /// (usually the publishing function's name): a name-based UUID
+    /// (RFC 9562 version 5). Every retry of handling `cause` produces the
+    /// same id, so a republished event is a duplicate that consumers'
+    /// idempotency absorbs, not a new event.
+    #[must_use]
+    pub fn derived_from<U>(self, cause: &Envelope<U>, scope: &str) -> Self {
+        let name = format!(
+            "urn:switchyard:derived:{scope}:{}:{}",
+            self.event_type, cause.id
+        );
+        let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string();
+        self.caused_by(cause).with_id(id)
+    }
+
     /// Sets the correlation id (e.g. the CRM's own correlation id).
     #[must_use]
     pub fn with_correlation_id(mut self, correlation_id: impl Into<String>) -> Self {

@@ -263,3 +263,35 @@ fn caused_by_keeps_the_correlation_and_sets_causation() {
     assert_eq!(effect.subject.as_deref(), Some("SO-1001"));
     assert_eq!(effect.dataversion, 1);
 }
+
+#[test]
+fn derived_ids_are_stable_per_cause_type_and_scope() {
+    let cause = decode::<DomainEvent>(
+        &fixture("switchyard-order-placed-v2.json"),
+        &DecodeOptions::default(),
+    )
+    .unwrap();
+    let effect = |scope: &str| {
+        Envelope::new(
+            "switchyard/erp-sync",
+            switchyard_contracts::events::ErpOrderSyncedV1 {
+                order_id: "SO-1001".into(),
+                erp_order_number: "ERP-1".into(),
+                outcome: SyncOutcome::Created,
+                synced_at: "2026-11-20T09:16:01Z".parse().unwrap(),
+            },
+        )
+        .derived_from(&cause, scope)
+    };
+    let first = effect("erp-sync");
+    assert_eq!(
+        first.id,
+        effect("erp-sync").id,
+        "a retry derives the same id"
+    );
+    assert_ne!(first.id, effect("other-function").id);
+    let id = uuid::Uuid::parse_str(&first.id).unwrap();
+    assert_eq!(id.get_version_num(), 5, "a name-based UUID");
+    assert_eq!(first.causationid.as_deref(), Some(cause.id.as_str()));
+    assert_eq!(first.correlationid, cause.correlationid);
+}

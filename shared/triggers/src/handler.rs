@@ -82,10 +82,12 @@ impl HandlerError {
 
 /// What a successful run returns: the output (stored by the idempotency
 /// layer and returned again for duplicates) and the events the handler wants
-/// published. The adapter publishes them after the handler returns and
-/// before it marks the message done, so a message whose events were not all
-/// accepted is retried; their ids are the envelopes' own, so a retry
-/// republishes the same ids and downstream idempotency absorbs them.
+/// published. The adapter publishes the events of the whole batch together,
+/// in as few calls as the target allows, before it marks the messages done;
+/// a message whose events were not all accepted is retried, and its accepted
+/// ones are not sent again (see the crate README). Derive their ids from the
+/// incoming event ([`Envelope::derived_from`]) so any republish carries the
+/// same ids and downstream idempotency absorbs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handled<O> {
     /// The output.

@@ -8,7 +8,9 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use switchyard_contracts::events::{ErpOrderSyncedV1, OrderPlacedV2, SyncOutcome};
 use switchyard_contracts::{DecodeOptions, Envelope};
 use switchyard_idempotency::{IdempotencyConfig, MemoryStore, StoreOptions};
-use switchyard_publish::{InMemoryPublisher, to_outgoing};
+use switchyard_publish::{
+    InMemoryPublisher, OutgoingEvent, PublishError, PublishOutcome, Publisher, to_outgoing,
+};
 use switchyard_triggers::sqs::{InMemorySqs, SqsAdapter, SqsAdapterConfig, SqsApi};
 use switchyard_triggers::{
     Context, Handled, Handler, HandlerError, Idempotency, Outcome, Unsubscribed, handler_fn,
@@ -266,5 +268,174 @@ async fn returned_events_without_a_publisher_are_retried_not_lost() {
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(
         matches!(&report.outcomes[0].1, Outcome::Retry { reason } if reason.contains("no publisher"))
+    );
+}
+
+/// Counts the calls made to the publisher it wraps.
+#[derive(Clone, Default)]
+struct Counting {
+    inner: InMemoryPublisher,
+    calls: Arc<Mutex<Vec<usize>>>,
+}
+
+#[async_trait::async_trait]
+impl Publisher for Counting {
+    async fn publish(
+        &self,
+        events: Vec<OutgoingEvent>,
+    ) -> Result<Vec<PublishOutcome>, PublishError> {
+        self.calls.lock().unwrap().push(events.len());
+        self.inner.publish(events).await
+    }
+}
+
+/// Returns two events per order: `synced-<id>` and `noted-<id>`.
+struct TwoEvents;
+
+#[async_trait::async_trait]
+impl Handler for TwoEvents {
+    type Event = OrderPlacedV2;
+    type Output = String;
+
+    async fn handle(
+        &self,
+        event: Envelope<OrderPlacedV2>,
+        _ctx: Context,
+    ) -> Result<Handled<String>, HandlerError> {
+        let mut handled = Handled::new(event.id.clone());
+        for prefix in ["synced", "noted"] {
+            let out = Envelope::new(
+                "test/two",
+                ErpOrderSyncedV1 {
+                    order_id: event.data.order_id.clone(),
+                    erp_order_number: "ERP-1".to_owned(),
+                    outcome: SyncOutcome::Created,
+                    synced_at: chrono::Utc::now(),
+                },
+            )
+            .with_id(format!("{prefix}-{}", event.id));
+            let out =
+                to_outgoing(&out).map_err(|e| HandlerError::permanent("encode", e.to_string()))?;
+            handled = handled.publishing(out);
+        }
+        Ok(handled)
+    }
+}
+
+fn redelivered(mut event: SqsEvent) -> SqsEvent {
+    for m in &mut event.records {
+        m.attributes
+            .insert("ApproximateReceiveCount".to_owned(), "2".to_owned());
+    }
+    event
+}
+
+fn ids(publisher: &InMemoryPublisher) -> Vec<String> {
+    publisher.published().into_iter().map(|e| e.id).collect()
+}
+
+#[tokio::test]
+async fn a_batch_of_ten_publishes_in_one_call_each_event_caused_by_its_message() {
+    let publisher = Counting::default();
+    let sqs = InMemorySqs::new();
+    let (config, api) = parking(&sqs);
+    let adapter = SqsAdapter::new(Syncs, "orders", config, api)
+        .with_idempotency(idempotency())
+        .with_pipeline(|p| p.with_publisher(Arc::new(publisher.clone())));
+    let names: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    let bodies: Vec<(&str, String)> = names.iter().map(|n| (n.as_str(), order(n))).collect();
+
+    let (response, report) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(report.outcomes.iter().all(|(_, o)| *o == Outcome::Handled));
+    assert_eq!(
+        *publisher.calls.lock().unwrap(),
+        vec![10],
+        "one call of 10 events"
+    );
+    for event in publisher.inner.published() {
+        let cause = event.id.strip_prefix("synced-").unwrap();
+        assert_eq!(event.causationid.as_deref(), Some(cause));
+        assert_eq!(event.correlationid, format!("corr-{cause}"));
+    }
+
+    // every claim was completed: the redelivery runs nothing and publishes nothing
+    let (_, report) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|(_, o)| *o == Outcome::Duplicate)
+    );
+    assert_eq!(publisher.calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_event_retries_only_its_message_and_the_retry_skips_what_was_accepted() {
+    let publisher = InMemoryPublisher::new();
+    let sqs = InMemorySqs::new();
+    let (config, api) = parking(&sqs);
+    let adapter = SqsAdapter::new(TwoEvents, "orders", config, api)
+        .with_idempotency(idempotency())
+        .with_pipeline(|p| p.with_publisher(Arc::new(publisher.clone())));
+    let bodies = [("a", order("a")), ("b", order("b")), ("c", order("c"))];
+
+    // the first event of the flush (a's `synced-a`) is refused
+    publisher.fail_next(1, "ThrottlingException");
+    let (response, report) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["a"],
+        "only the message with a refused event is retried"
+    );
+    assert!(
+        matches!(&report.outcomes[0].1, Outcome::Retry { reason } if reason.contains("1 of 2 events") && reason.contains("ThrottlingException")),
+        "{:?}",
+        report.outcomes[0]
+    );
+    assert_eq!(
+        ids(&publisher),
+        ["noted-a", "synced-b", "noted-b", "synced-c", "noted-c"]
+    );
+
+    // the retry publishes only the refused event; `noted-a` is not sent twice
+    let (response, report) = adapter
+        .handle_with_report(redelivered(batch(&bodies[..1])), soon())
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(report.outcomes[0].1, Outcome::Handled);
+    assert_eq!(
+        ids(&publisher),
+        [
+            "noted-a", "synced-b", "noted-b", "synced-c", "noted-c", "synced-a"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_publisher_that_is_down_retries_every_message_that_has_events() {
+    let publisher = InMemoryPublisher::new();
+    let sqs = InMemorySqs::new();
+    let (config, api) = parking(&sqs);
+    let adapter = SqsAdapter::new(TwoEvents, "orders", config, api)
+        .with_idempotency(idempotency())
+        .with_pipeline(|p| p.with_publisher(Arc::new(publisher.clone())));
+    let bodies = [("a", order("a")), ("b", order("b"))];
+    publisher.fail_next(4, "InternalException");
+    let (response, _) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    assert_eq!(response.batch_item_failures.len(), 2);
+    // the claims were released: the retry runs and publishes everything once
+    let (response, _) = adapter
+        .handle_with_report(redelivered(batch(&bodies)), soon())
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        ids(&publisher),
+        ["synced-a", "noted-a", "synced-b", "noted-b"]
     );
 }

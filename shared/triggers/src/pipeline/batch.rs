@@ -1,6 +1,8 @@
 //! Running a batch: decode every message, claim the batch's idempotency
 //! keys in one call, schedule the messages ([`Ordering`]: concurrently, or
-//! in order within each FIFO group) and settle the claims afterwards.
+//! in order within each FIFO group), publish the events they returned
+//! (one flush per batch; per message within a FIFO group, so a group stops
+//! at a message whose events were refused) and settle the claims.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -59,12 +61,13 @@ impl<H: Handler> Pipeline<H> {
         let limit = self.settings.max_concurrency.max(1);
         let results: Vec<Ran> = match ordering {
             Ordering::Concurrent => {
-                futures_util::stream::iter(
+                let ran = futures_util::stream::iter(
                     items.into_iter().map(|item| self.process(item, deadline)),
                 )
                 .buffered(limit)
                 .collect()
-                .await
+                .await;
+                self.flush(ran, deadline).await
             }
             Ordering::InOrderPerGroup => {
                 let mut groups: BTreeMap<String, Group<H::Event>> = BTreeMap::new();
@@ -111,6 +114,10 @@ impl<H: Handler> Pipeline<H> {
                     settlement.releases.push(key);
                     o
                 }
+                // `flush` settled every handled message.
+                Ran::Handled(_) => Outcome::Retry {
+                    reason: "handled but its events were never flushed".to_owned(),
+                },
             })
             .collect();
         settlement.settle(self.idempotency.as_ref()).await;
@@ -138,6 +145,13 @@ impl<H: Handler> Pipeline<H> {
                 None => {
                     let id = item.delivery.message_id.clone();
                     let ran = self.process(item, deadline).await;
+                    let ran = self
+                        .flush(vec![ran], deadline)
+                        .await
+                        .pop()
+                        .unwrap_or(Ran::Outcome(Outcome::NotStarted {
+                            reason: "not scheduled".to_owned(),
+                        }));
                     if ran_outcome(&ran).needs_retry() {
                         failed = Some(id);
                     }

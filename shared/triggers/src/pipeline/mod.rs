@@ -1,10 +1,12 @@
 //! The trigger-independent part of every adapter: decode, claim the batch's
 //! idempotency keys in one call, run the handler inside its layers (span,
-//! cause, panic catch, deadline), park or retry, settle the claims.
+//! cause, panic catch, deadline), publish what the handlers returned in one
+//! flush, park or retry, settle the claims.
 
 mod batch;
 mod builder;
 mod decode;
+mod flush;
 mod message;
 mod park;
 mod process;

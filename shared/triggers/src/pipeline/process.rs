@@ -1,11 +1,12 @@
 //! Processing one message: the decode result and the claim decide whether
-//! the handler runs; the deadline bounds it; the events it returns are
-//! published before the message counts as handled.
+//! the handler runs; the deadline bounds it. The events it returns wait for
+//! the batch's flush ([`flush`](crate::pipeline::flush)): the message counts
+//! as handled only once they are all accepted.
 
 use std::time::{Duration, SystemTime};
 
 use switchyard_contracts::DecodeError;
-use switchyard_publish::{PublishOutcome, Publisher};
+use switchyard_publish::{OutgoingEvent, apply_cause};
 use tracing::Instrument;
 
 use crate::handler::{Context, Handled, Handler, HandlerError};
@@ -15,10 +16,31 @@ use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::Outcome;
 use crate::pipeline::settings::Unsubscribed;
 
+/// Where one message stands after its handler ran.
 pub(crate) enum Ran {
+    /// Settled without a claim to complete or release.
     Outcome(Outcome),
+    /// Settled: complete the claim `key` with `response`.
     Completed(Outcome, String, String),
+    /// Settled: release the claim `key`.
     Release(Outcome, String),
+    /// The handler succeeded; its events wait for the flush.
+    Handled(Done),
+}
+
+/// A successful run whose events are not published yet.
+pub(crate) struct Done {
+    /// The message's span, for what the flush logs about it.
+    pub(crate) span: tracing::Span,
+    /// Which delivery this is, from 1.
+    pub(crate) attempt: u32,
+    /// The claim to complete once the events are accepted.
+    pub(crate) key: Option<String>,
+    /// The serialised output to store; `None` when it could not be
+    /// serialised (the claim is then released instead of completed).
+    pub(crate) response: Option<String>,
+    /// The events to publish, the message's cause already applied.
+    pub(crate) events: Vec<OutgoingEvent>,
 }
 
 impl<H: Handler> Pipeline<H> {
@@ -98,10 +120,12 @@ impl<H: Handler> Pipeline<H> {
                 message_id: delivery.message_id.clone(),
             };
             let cause = cause_of(&event);
-            let run = switchyard_publish::with_cause(cause, async {
-                let handled = catch_panic(self.handler.handle(event, ctx)).await?;
-                self.publish(handled).await
-            });
+            // Inline publishes inside the handler carry the cause through the
+            // task-local; the returned events get it applied below.
+            let run = switchyard_publish::with_cause(
+                cause.clone(),
+                catch_panic(self.handler.handle(event, ctx)),
+            );
             let result = match tokio::time::timeout(budget, run).await {
                 Ok(r) => r,
                 Err(_) => Err(HandlerError::transient(format!(
@@ -110,16 +134,23 @@ impl<H: Handler> Pipeline<H> {
                 ))),
             };
             match result {
-                Ok(output) => {
-                    tracing::info!("handled");
-                    match (&key, serde_json::to_string(&output)) {
-                        (Some(k), Ok(response)) => Ran::Completed(Outcome::Handled, k.clone(), response),
-                        (Some(k), Err(e)) => {
-                            tracing::error!(error = %e, "cannot serialise the handler output for idempotency; releasing the claim");
-                            Ran::Release(Outcome::Handled, k.clone())
-                        }
-                        (None, _) => Ran::Outcome(Outcome::Handled),
+                Ok(Handled { output, publish: mut events }) => {
+                    for e in &mut events {
+                        apply_cause(&cause, e);
                     }
+                    let response = match &key {
+                        None => None,
+                        Some(_) => serde_json::to_string(&output)
+                            .inspect_err(|e| tracing::error!(error = %e, "cannot serialise the handler output for idempotency; the claim will be released"))
+                            .ok(),
+                    };
+                    Ran::Handled(Done {
+                        span: tracing::Span::current(),
+                        attempt: delivery.attempt.max(1),
+                        key,
+                        response,
+                        events,
+                    })
                 }
                 Err(HandlerError::Transient { reason }) => {
                     tracing::warn!(%reason, "transient failure; will be retried");
@@ -131,39 +162,11 @@ impl<H: Handler> Pipeline<H> {
         .instrument(span)
         .await
     }
-
-    /// Publishes what the handler asked for; a message whose events were not
-    /// all accepted is retried.
-    async fn publish(&self, handled: Handled<H::Output>) -> Result<H::Output, HandlerError> {
-        let Handled { output, publish } = handled;
-        if publish.is_empty() {
-            return Ok(output);
-        }
-        let Some(publisher) = &self.publisher else {
-            return Err(HandlerError::transient(
-                "the handler returned events to publish but the function has no publisher",
-            ));
-        };
-        let count = publish.len();
-        let outcomes = publisher
-            .publish(publish)
-            .await
-            .map_err(|e| HandlerError::transient(format!("could not publish: {e}")))?;
-        let failed = outcomes
-            .iter()
-            .filter(|o| matches!(o, PublishOutcome::Failed { .. }))
-            .count();
-        if failed > 0 {
-            return Err(HandlerError::transient(format!(
-                "{failed} of {count} events were not accepted by the publisher"
-            )));
-        }
-        Ok(output)
-    }
 }
 
 pub(crate) fn ran_outcome(ran: &Ran) -> &Outcome {
     match ran {
         Ran::Outcome(o) | Ran::Completed(o, ..) | Ran::Release(o, _) => o,
+        Ran::Handled(_) => &Outcome::Handled,
     }
 }
