@@ -3,6 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::envelope::{Envelope, SPEC_VERSION, schema_uri};
 use crate::events::Event;
@@ -93,7 +94,26 @@ fn display_path(path: &serde_path_to_error::Path) -> String {
 
 /// Decodes a structured-mode CloudEvents JSON message and upcasts its payload
 /// to the latest version of its type.
+///
+/// The success path reads the attributes once, keeping `data` as raw JSON,
+/// and the payload of the latest version straight into its type — without
+/// tracking paths. Only a message that fails is read again with path
+/// tracking, so its error names the failing path.
 pub fn decode<E: EventSet>(
+    bytes: &[u8],
+    options: &DecodeOptions,
+) -> Result<Envelope<E>, DecodeError> {
+    let Ok(raw) = serde_json::from_slice::<Envelope<&RawValue>>(bytes) else {
+        return decode_tracked(bytes, options);
+    };
+    check_attributes(&raw)?;
+    let (head, data) = raw.into_parts();
+    let data = E::decode_data_json(&head.event_type, head.dataversion, data.get(), options)?;
+    Ok(finish(head, data))
+}
+
+/// [`decode`] with path tracking all the way: the error names the path.
+fn decode_tracked<E: EventSet>(
     bytes: &[u8],
     options: &DecodeOptions,
 ) -> Result<Envelope<E>, DecodeError> {
@@ -124,6 +144,15 @@ pub fn decode_envelope<E: EventSet>(
     raw: Envelope<Value>,
     options: &DecodeOptions,
 ) -> Result<Envelope<E>, DecodeError> {
+    check_attributes(&raw)?;
+    let (head, data) = raw.into_parts();
+    let data = E::decode_data(&head.event_type, head.dataversion, data, options)?;
+    Ok(finish(head, data))
+}
+
+/// The attribute rules: spec version, non-empty ids, and a Switchyard
+/// `dataschema` that agrees with `type` and `dataversion`.
+fn check_attributes<T>(raw: &Envelope<T>) -> Result<(), DecodeError> {
     let invalid = |path: &str, message: String| DecodeError::InvalidEnvelope {
         path: path.to_owned(),
         message,
@@ -143,8 +172,8 @@ pub fn decode_envelope<E: EventSet>(
             return Err(invalid(path, "must not be empty".to_owned()));
         }
     }
-    if raw.dataschema.starts_with("urn:switchyard:schema:")
-        && raw.dataschema != schema_uri(&raw.event_type, raw.dataversion)
+    if raw.dataschema.starts_with(SCHEMA_PREFIX)
+        && !is_schema_uri(&raw.dataschema, &raw.event_type, raw.dataversion)
     {
         return Err(invalid(
             "dataschema",
@@ -154,14 +183,35 @@ pub fn decode_envelope<E: EventSet>(
             ),
         ));
     }
-    let event_type = raw.event_type.clone();
-    let version = raw.dataversion;
-    let (head, data) = raw.into_parts();
-    let data = E::decode_data(&event_type, version, data, options)?;
+    Ok(())
+}
+
+const SCHEMA_PREFIX: &str = "urn:switchyard:schema:";
+
+/// Whether `uri` is [`schema_uri`]`(event_type, version)`, without building it.
+fn is_schema_uri(uri: &str, event_type: &str, version: u32) -> bool {
+    uri.strip_prefix(SCHEMA_PREFIX)
+        .and_then(|rest| rest.strip_prefix(event_type))
+        .and_then(|rest| rest.strip_prefix(":v"))
+        .is_some_and(|v| {
+            // canonical decimal, as `schema_uri` writes it: digits only, no leading zero
+            v.bytes().all(|b| b.is_ascii_digit())
+                && (v.len() == 1 || !v.starts_with('0'))
+                && v.parse::<u32>() == Ok(version)
+        })
+}
+
+/// The decoded envelope: the payload's own version and schema.
+fn finish<E: EventSet>(head: Envelope<()>, data: E) -> Envelope<E> {
     let mut envelope = head.map(|()| data);
-    envelope.dataversion = envelope.data.data_version();
-    envelope.dataschema = schema_uri(&envelope.event_type, envelope.dataversion);
-    Ok(envelope)
+    let version = envelope.data.data_version();
+    if envelope.dataversion != version
+        || !is_schema_uri(&envelope.dataschema, &envelope.event_type, version)
+    {
+        envelope.dataversion = version;
+        envelope.dataschema = schema_uri(&envelope.event_type, version);
+    }
+    envelope
 }
 
 /// Decodes a bare payload of a known type and version (for producers that
@@ -195,8 +245,16 @@ pub fn payload<T: Event + DeserializeOwned>(data: Value) -> Result<T, DecodeErro
         };
         invalid(path, e.inner().to_string())
     })?;
-    value
-        .validate()
-        .map_err(|i| invalid(format!("data.{}", i.path), i.message))?;
+    validated(value)
+}
+
+/// Checks a decoded payload against its contract's rules ([`Event::validate`]).
+pub(crate) fn validated<T: Event>(value: T) -> Result<T, DecodeError> {
+    value.validate().map_err(|i| DecodeError::InvalidPayload {
+        event_type: T::TYPE.to_owned(),
+        version: T::VERSION,
+        path: format!("data.{}", i.path),
+        message: i.message,
+    })?;
     Ok(value)
 }

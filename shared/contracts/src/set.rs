@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::decode::{DecodeError, DecodeOptions, payload};
+use crate::decode::{DecodeError, DecodeOptions, payload, validated};
 use crate::events::Event;
 
 /// The events one handler consumes, at the versions it reads them.
@@ -31,6 +31,27 @@ pub trait EventSet: Serialize + Send + Sync + Sized + 'static {
         options: &DecodeOptions,
     ) -> Result<Self, DecodeError>;
 
+    /// Like [`decode_data`](Self::decode_data), from the raw JSON text of
+    /// `data` (valid JSON). The default reads it into a `Value` first; event
+    /// types read their latest version straight from the text, and decode
+    /// again from a `Value` only for older versions and for the error path.
+    ///
+    /// # Errors
+    /// As [`decode_data`](Self::decode_data).
+    fn decode_data_json(
+        event_type: &str,
+        version: u32,
+        data: &str,
+        options: &DecodeOptions,
+    ) -> Result<Self, DecodeError> {
+        Self::decode_data(
+            event_type,
+            version,
+            json_value(event_type, version, data)?,
+            options,
+        )
+    }
+
     /// The CloudEvents `type` of this value.
     fn type_name(&self) -> &'static str;
 
@@ -44,6 +65,16 @@ pub trait EventSet: Serialize + Send + Sync + Sized + 'static {
     fn contains(event_type: &str) -> bool {
         Self::TYPES.contains(&event_type)
     }
+}
+
+/// The `Value` of a payload's JSON text.
+fn json_value(event_type: &str, version: u32, data: &str) -> Result<Value, DecodeError> {
+    serde_json::from_str(data).map_err(|e| DecodeError::InvalidPayload {
+        event_type: event_type.to_owned(),
+        version,
+        path: "data".to_owned(),
+        message: e.to_string(),
+    })
 }
 
 impl DecodeError {
@@ -82,6 +113,26 @@ impl<T: Event> EventSet for T {
             version,
             known,
         })
+    }
+
+    fn decode_data_json(
+        event_type: &str,
+        version: u32,
+        data: &str,
+        options: &DecodeOptions,
+    ) -> Result<Self, DecodeError> {
+        if event_type == T::TYPE && version == T::VERSION {
+            // the success path: one typed pass, no paths tracked
+            if let Ok(value) = serde_json::from_str::<T>(data) {
+                return validated(value);
+            }
+        }
+        Self::decode_data(
+            event_type,
+            version,
+            json_value(event_type, version, data)?,
+            options,
+        )
     }
 
     fn type_name(&self) -> &'static str {
@@ -146,6 +197,21 @@ macro_rules! event_set {
                 $(
                     if event_type == <$ty as $crate::Event>::TYPE {
                         return <$ty as $crate::EventSet>::decode_data(event_type, version, data, options)
+                            .map($name::$variant);
+                    }
+                )+
+                Err($crate::DecodeError::not_subscribed::<Self>(event_type))
+            }
+
+            fn decode_data_json(
+                event_type: &str,
+                version: u32,
+                data: &str,
+                options: &$crate::DecodeOptions,
+            ) -> ::core::result::Result<Self, $crate::DecodeError> {
+                $(
+                    if event_type == <$ty as $crate::Event>::TYPE {
+                        return <$ty as $crate::EventSet>::decode_data_json(event_type, version, data, options)
                             .map($name::$variant);
                     }
                 )+

@@ -295,3 +295,68 @@ fn derived_ids_are_stable_per_cause_type_and_scope() {
     assert_eq!(first.causationid.as_deref(), Some(cause.id.as_str()));
     assert_eq!(first.correlationid, cause.correlationid);
 }
+
+/// The fast path of `decode` (raw `data`, one typed pass) and the tracked
+/// path over a `Value` (`decode_value`, what EventBridge `detail`s take)
+/// agree on every input: same envelope, or the same error with its path
+/// (reading from bytes adds the line and column).
+#[test]
+fn the_fast_path_and_the_tracked_path_agree() {
+    let base: Value = serde_json::from_slice(&fixture("switchyard-order-placed-v2.json")).unwrap();
+    let v1: Value = serde_json::from_slice(&fixture("switchyard-order-placed-v1.json")).unwrap();
+    let customer: Value =
+        serde_json::from_slice(&fixture("switchyard-customer-updated-v1.json")).unwrap();
+    let with = |pointer: &str, value: Value| {
+        let mut v = base.clone();
+        *v.pointer_mut(pointer).unwrap() = value;
+        v
+    };
+    let cases = [
+        base.clone(),
+        v1,
+        customer,
+        with("/data/currency", json!("EURO")),
+        with("/data/lines/0/unitPrice", json!("ten")),
+        with("/data/total", json!("999.00")),
+        with("/data", json!([])),
+        with("/dataversion", json!(7)),
+        with("/dataversion", json!("2")),
+        with(
+            "/dataschema",
+            json!("urn:switchyard:schema:order.placed:v02"),
+        ),
+        with(
+            "/dataschema",
+            json!("urn:switchyard:schema:order.placed:v1"),
+        ),
+        with("/dataschema", json!("https://example.com/schemas/order")),
+        with("/specversion", json!("0.3")),
+        with("/id", json!(" ")),
+        with("/type", json!("order.cancelled")),
+        with("/time", json!("yesterday")),
+    ];
+    let options = eur();
+    for case in cases {
+        let bytes = serde_json::to_vec(&case).unwrap();
+        let fast = decode::<DomainEvent>(&bytes, &options);
+        let tracked = switchyard_contracts::decode_value::<DomainEvent>(case.clone(), &options);
+        // errors read from bytes add `at line L column C`; the rest is equal
+        let strip = |r: Result<Envelope<DomainEvent>, DecodeError>| {
+            r.map_err(|e| {
+                let text = e.to_string();
+                text.split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        };
+        assert_eq!(strip(fast), strip(tracked), "{case}");
+    }
+    // and a document that is not JSON at all
+    assert_eq!(
+        decode::<DomainEvent>(b"{\"id\": ", &options)
+            .unwrap_err()
+            .kind(),
+        "invalid_envelope"
+    );
+}

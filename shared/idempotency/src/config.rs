@@ -1,7 +1,5 @@
 //! What a function configures: key prefix, key source, payload validation, expiry.
 
-use std::fmt::Write as _;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -79,7 +77,7 @@ impl IdempotencyConfig {
                     });
                 }
                 Some(Value::String(text)) => text.clone(),
-                Some(other) => sha256_hex(canonical_json(other).as_bytes()),
+                Some(other) => canonical_sha256(other),
             },
         };
         Ok(format!("{}#{part}", self.key_prefix))
@@ -94,55 +92,74 @@ impl IdempotencyConfig {
             PayloadHash::Whole => payload,
             PayloadHash::JsonPointer(pointer) => payload.pointer(pointer).unwrap_or(&Value::Null),
         };
-        Some(sha256_hex(canonical_json(part).as_bytes()))
+        Some(canonical_sha256(part))
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+/// SHA-256 (lowercase hex) of the canonical JSON of `value`: object keys
+/// sorted at every level, no whitespace, whatever map order `serde_json`
+/// was built with. Streamed into the hasher: no JSON text is built.
+fn canonical_sha256(value: &Value) -> String {
+    let mut hasher = Sha256::new();
+    write_canonical(value, &mut hasher);
+    let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     hex
 }
 
-/// JSON with object keys sorted at every level and no whitespace, whatever
-/// map order `serde_json` was built with.
-fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
+/// Feeds what it is written into the hasher.
+struct Feed<'a>(&'a mut Sha256);
+
+impl std::io::Write for Feed<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Sha256) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.update(b"{");
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.update(b",");
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                write_scalar(key, out);
+                out.update(b":");
                 write_canonical(item, out);
             }
-            out.push('}');
+            out.update(b"}");
         }
         Value::Array(items) => {
-            out.push('[');
+            out.update(b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.update(b",");
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.update(b"]");
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+/// A string or scalar as `serde_json` writes it (escapes, number format).
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Sha256) {
+    // Writing into a hasher cannot fail, and a string or scalar always serialises.
+    let _ = serde_json::to_writer(Feed(out), value);
 }
 
 #[cfg(test)]
@@ -174,6 +191,25 @@ mod tests {
             config.key_for("x", &payload),
             Err(KeyError::MissingValue { .. })
         ));
+    }
+
+    #[test]
+    fn the_streamed_hash_is_the_sha256_of_the_canonical_text() {
+        // records were hashed from this text before the hash was streamed:
+        // keys sorted at every level, serde_json's escapes and numbers (this
+        // build's maps are sorted, so `to_string` writes exactly that text)
+        let value =
+            json!({"b": [1, "x\"y\n", null, true, 1.5, -0.0, 1e21], "a": {"d": 2, "c": "é\u{1}"}});
+        let text = value.to_string();
+        assert!(
+            text.starts_with(r#"{"a":{"c":"é\u0001","d":2},"b":[1,"x\"y\n""#),
+            "{text}"
+        );
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(canonical_sha256(&value), expected);
     }
 
     #[test]

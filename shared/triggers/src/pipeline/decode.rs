@@ -2,7 +2,7 @@
 //! a whole EventBridge event, or a bare payload wrapped on receipt.
 
 use sha2::{Digest, Sha256};
-use switchyard_contracts::{DecodeError, Envelope, decode, decode_data};
+use switchyard_contracts::{DecodeError, Envelope, EventSet, decode};
 
 use crate::handler::Handler;
 use crate::pipeline::builder::Pipeline;
@@ -29,15 +29,12 @@ impl<H: Handler> Pipeline<H> {
                 decode(body.as_bytes(), &self.settings.decode)
             }
             Some(bare) => {
-                let value: serde_json::Value =
-                    serde_json::from_str(body).map_err(|e| DecodeError::InvalidPayload {
-                        event_type: bare.event_type.clone(),
-                        version: bare.version,
-                        path: "data".to_owned(),
-                        message: e.to_string(),
-                    })?;
-                let data: H::Event =
-                    decode_data(&bare.event_type, bare.version, value, &self.settings.decode)?;
+                let data = H::Event::decode_data_json(
+                    &bare.event_type,
+                    bare.version,
+                    body,
+                    &self.settings.decode,
+                )?;
                 // Deterministic id: redeliveries and resends of the same
                 // payload share it, so the idempotency layer dedupes them.
                 let digest =

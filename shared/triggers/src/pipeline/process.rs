@@ -124,7 +124,7 @@ impl<H: Handler> Pipeline<H> {
             // task-local; the returned events get it applied below.
             let run = switchyard_publish::with_cause(
                 cause.clone(),
-                catch_panic(self.handler.handle(event, ctx)),
+                catch_panic(H::handle(&self.handler, event, ctx)),
             );
             let result = match tokio::time::timeout(budget, run).await {
                 Ok(r) => r,

@@ -92,8 +92,8 @@ impl<H: Handler> SqsAdapter<H> {
             .is_some_and(|arn| arn.ends_with(".fifo"));
         let mut deliveries = Vec::with_capacity(event.records.len());
         let mut receipts = Vec::with_capacity(event.records.len());
-        for record in event.records {
-            let Some(message_id) = record.message_id.clone() else {
+        for mut record in event.records {
+            let Some(message_id) = record.message_id.take() else {
                 // Without an id a message cannot be reported; Lambda always sends one.
                 tracing::error!("SQS record without messageId; cannot report it");
                 continue;
@@ -111,16 +111,12 @@ impl<H: Handler> SqsAdapter<H> {
                 .to_owned();
             deliveries.push(Delivery {
                 message_id,
-                body: record.body.clone().unwrap_or_default(),
+                body: record.body.take().unwrap_or_default(),
                 attempt,
-                group: record.attributes.get("MessageGroupId").cloned(),
+                group: record.attributes.remove("MessageGroupId"),
                 source,
             });
-            receipts.push((
-                record.receipt_handle.clone(),
-                record.event_source_arn.clone(),
-                attempt,
-            ));
+            receipts.push((record.receipt_handle, record.event_source_arn, attempt));
         }
         let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
         let ordering = if fifo {
