@@ -1,0 +1,201 @@
+"""Results of bench/run.sh: records one scenario-1 run with its Redis
+command counts, and prints the tables of both scenarios (markdown).
+Standard library only.
+
+    python3 report.py record --run RUN.json --info INFO.txt --dbsize N --build B --round R
+    python3 report.py monitor --file MONITOR.txt --side S --batches N
+    python3 report.py table1 RESULTS1.jsonl MONITOR1.jsonl
+    python3 report.py table2 RESULTS2.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from collections import Counter
+
+# issued by run.sh itself, around each run
+CONTROL = {"flushall", "config|resetstat", "config", "info", "dbsize", "command", "command|docs", "ping", "echo"}
+MONITOR_LINE = re.compile(r'^\d+\.\d+ \[\d+ (?P<who>[^\]]+)\] "(?P<cmd>[^"]*)"(?: "(?P<sub>[^"]*)")?')
+SUBCOMMANDS = {"client", "config", "script", "command", "function", "object", "memory"}
+
+BUILDS = {
+    "bench": "Rust, `--profile bench` (opt-level 3)",
+    "release": "Rust, `--release` (opt-level \"z\", the deployables' profile)",
+    "cpython": "CPython 3.11",
+}
+
+
+def parse_commandstats(text: str) -> dict[str, int]:
+    calls = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("cmdstat_"):
+            continue
+        name, _, stats = line[len("cmdstat_"):].partition(":")
+        fields = dict(kv.split("=", 1) for kv in stats.split(","))
+        calls[name] = int(fields["calls"])
+    return calls
+
+
+def record(args) -> None:
+    with open(args.run) as f:
+        run = json.loads(f.read().strip().splitlines()[-1])
+    with open(args.info) as f:
+        stats = parse_commandstats(f.read())
+    calls = {k: v for k, v in stats.items() if k not in CONTROL}
+    expected_keys = run["total_batches"] * 10
+    if args.dbsize != expected_keys:
+        sys.exit(
+            f"{run['side']}: {args.dbsize} keys in Redis after the run, expected {expected_keys} "
+            "(one per message): ids collided or messages were not claimed"
+        )
+    run.update(build=args.build, round=args.round, redis_calls=calls, redis_keys=args.dbsize)
+    print(json.dumps(run))
+
+
+def monitor(args) -> None:
+    """Counts what MONITOR saw: commands sent by clients, and those run by Lua."""
+    client: Counter = Counter()
+    lua: Counter = Counter()
+    with open(args.file, errors="replace") as f:
+        for line in f:
+            m = MONITOR_LINE.match(line)
+            if not m:
+                continue
+            name = m["cmd"].lower()
+            if name in SUBCOMMANDS and m["sub"]:
+                name = f"{name}|{m['sub'].lower()}"
+            if name in CONTROL or name.split("|")[0] in ("flushall", "echo", "monitor"):
+                continue
+            (lua if m["who"] == "lua" else client)[name] += 1
+    print(json.dumps({"side": args.side, "batches": args.batches, "client": client, "lua": lua}))
+
+
+def load(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def per_batch(counts: dict[str, int], batches: int) -> tuple[float, str]:
+    """Calls per batch of the commands sent every batch, and the breakdown
+    (commands seen less than once per 2 batches are per-process set-up)."""
+    steady, parts = 0.0, []
+    for name, calls in sorted(counts.items(), key=lambda kv: -kv[1]):
+        rate = calls / batches
+        if rate >= 0.5:
+            steady += rate
+            parts.append(f"{name.upper()} {rate:.2f}")
+        else:
+            parts.append(f"{name.upper()} ×{calls} once")
+    return steady, ", ".join(parts) or "—"
+
+
+def table1(path: str, monitor_path: str) -> None:
+    results = load(path)
+    monitors = {m["side"]: m for m in load(monitor_path)}
+    order = [("floor", "bench"), ("switchyard", "bench"), ("floor", "release"),
+             ("switchyard", "release"), ("powertools", "cpython")]
+    medians: dict[tuple[str, str], float] = {}
+    rounds = max(r["round"] for r in results)
+    first = results[0]
+    print(f"{rounds} rounds, {first['batches']:,} batches of 10 per run "
+          f"(+{first['total_batches'] - first['batches']:,} warm-up batches), median of the rounds\n")
+    print("| side | build | per message (µs) | min | max | Redis commands sent per batch | run inside Lua per batch | executed per batch (commandstats) |")
+    print("|---|---|---:|---:|---:|---|---:|---:|")
+    for side, build in order:
+        runs = [r for r in results if r["side"] == side and r["build"] == build]
+        if not runs:
+            continue
+        values = [r["per_message_us"] for r in runs]
+        medians[(side, build)] = statistics.median(values)
+        executed = statistics.median(sum(r["redis_calls"].values()) / r["total_batches"] for r in runs)
+        m = monitors.get(side)
+        if m:
+            sent, breakdown = per_batch(m["client"], m["batches"])
+            lua, _ = per_batch(m["lua"], m["batches"])
+            sent_cell, lua_cell = f"{sent:.2f} ({breakdown})", f"{lua:.2f}"
+        else:
+            sent_cell, lua_cell = "—", "—"
+        print(f"| {side} | {BUILDS[build]} | {fmt(medians[(side, build)], 2)} | {fmt(min(values), 2)} | "
+              f"{fmt(max(values), 2)} | {sent_cell} | {lua_cell} | {executed:.2f} |")
+    print()
+    print("| ratio (of medians) | value |")
+    print("|---|---:|")
+    labels = {"bench": "opt-level 3", "release": 'opt-level "z"'}
+    for build, label in labels.items():
+        if ("switchyard", build) in medians and ("floor", build) in medians:
+            print(f"| switchyard / floor, {label} | {medians[('switchyard', build)] / medians[('floor', build)]:.2f} |")
+    for build, label in labels.items():
+        if ("powertools", "cpython") in medians and ("switchyard", build) in medians:
+            print(f"| powertools / switchyard {label} | "
+                  f"{medians[('powertools', 'cpython')] / medians[('switchyard', build)]:.1f} |")
+
+
+def table2(path: str) -> None:
+    results = load(path)
+    first = results[0]
+    print(f"{first['batches']:,} batches of 10 per side (one run each)\n")
+    rows = [
+        ("init: spawn to first `/next` (ms)", "init_ms", 1),
+        ("CPU during init (ms)", "init_cpu_ms", 1),
+        ("CPU per message after init (µs, utime+stime)", "cpu_per_message_us", 1),
+        ("… of which user (µs)", "user_per_message_us", 1),
+        ("… of which system (µs)", "sys_per_message_us", 1),
+        ("peak RSS, VmHWM (MiB)", "peak_rss_mib", 1),
+        ("PutEvents calls per batch", "put_events_calls_per_batch", 2),
+        ("PutEvents entries per batch", "put_events_entries_per_batch", 2),
+        ("ERP PUTs per batch", "erp_calls_per_batch", 2),
+        ("wall time per batch (ms; bound by the local stubs and moto)", "wall_per_batch_ms", 2),
+    ]
+    sides = [r["side"] for r in results]
+    print("| | " + " | ".join(sides) + " |")
+    print("|---|" + "---:|" * len(sides))
+    for label, key, digits in rows:
+        print(f"| {label} | " + " | ".join(fmt(r[key], digits) for r in results) + " |")
+    by_side = {r["side"]: r for r in results}
+    if "switchyard" in by_side and "powertools" in by_side:
+        s, p = by_side["switchyard"], by_side["powertools"]
+        print()
+        print(f"powertools / switchyard: init {p['init_ms'] / s['init_ms']:.1f}×, "
+              f"CPU per message {p['cpu_per_message_us'] / s['cpu_per_message_us']:.1f}×, "
+              f"peak RSS {p['peak_rss_mib'] / s['peak_rss_mib']:.1f}×")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("record")
+    r.add_argument("--run", required=True)
+    r.add_argument("--info", required=True)
+    r.add_argument("--dbsize", type=int, required=True)
+    r.add_argument("--build", required=True, choices=sorted(BUILDS))
+    r.add_argument("--round", type=int, required=True)
+    m = sub.add_parser("monitor")
+    m.add_argument("--file", required=True)
+    m.add_argument("--side", required=True)
+    m.add_argument("--batches", type=int, required=True)
+    t1 = sub.add_parser("table1")
+    t1.add_argument("path")
+    t1.add_argument("monitor_path")
+    sub.add_parser("table2").add_argument("path")
+    args = parser.parse_args()
+    if args.command == "record":
+        record(args)
+    elif args.command == "monitor":
+        monitor(args)
+    elif args.command == "table1":
+        table1(args.path, args.monitor_path)
+    else:
+        table2(args.path)
+
+
+if __name__ == "__main__":
+    main()
