@@ -29,16 +29,17 @@ BUILDS = {
 }
 
 
-def parse_commandstats(text: str) -> dict[str, int]:
-    calls = {}
+def parse_commandstats(text: str) -> dict[str, tuple[int, int]]:
+    """command -> (calls, usec) from INFO commandstats."""
+    stats = {}
     for line in text.splitlines():
         line = line.strip()
         if not line.startswith("cmdstat_"):
             continue
-        name, _, stats = line[len("cmdstat_"):].partition(":")
-        fields = dict(kv.split("=", 1) for kv in stats.split(","))
-        calls[name] = int(fields["calls"])
-    return calls
+        name, _, values = line[len("cmdstat_"):].partition(":")
+        fields = dict(kv.split("=", 1) for kv in values.split(","))
+        stats[name] = (int(fields["calls"]), int(fields["usec"]))
+    return stats
 
 
 def record(args) -> None:
@@ -46,14 +47,16 @@ def record(args) -> None:
         run = json.loads(f.read().strip().splitlines()[-1])
     with open(args.info) as f:
         stats = parse_commandstats(f.read())
-    calls = {k: v for k, v in stats.items() if k not in CONTROL}
+    calls = {k: v[0] for k, v in stats.items() if k not in CONTROL}
+    usec = {k: v[1] for k, v in stats.items() if k not in CONTROL}
     expected_keys = run["total_batches"] * 10
     if args.dbsize != expected_keys:
         sys.exit(
             f"{run['side']}: {args.dbsize} keys in Redis after the run, expected {expected_keys} "
             "(one per message): ids collided or messages were not claimed"
         )
-    run.update(build=args.build, round=args.round, redis_calls=calls, redis_keys=args.dbsize)
+    run.update(build=args.build, round=args.round, redis_calls=calls, redis_usec=usec,
+               redis_keys=args.dbsize)
     print(json.dumps(run))
 
 
@@ -107,27 +110,45 @@ def table1(path: str, monitor_path: str) -> None:
     rounds = max(r["round"] for r in results)
     first = results[0]
     print(f"{rounds} rounds, {first['batches']:,} batches of 10 per run "
-          f"(+{first['total_batches'] - first['batches']:,} warm-up batches), median of the rounds\n")
-    print("| side | build | per message (µs) | min | max | Redis commands sent per batch | run inside Lua per batch | executed per batch (commandstats) |")
-    print("|---|---|---:|---:|---:|---|---:|---:|")
+          f"(+{first['total_batches'] - first['batches']:,} warm-up batches); "
+          "median of the rounds, and the spread\n")
+    print("| side | build | wall per message (µs) | min | max | client CPU per message (µs) | Redis server time per message (µs) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for side, build in order:
         runs = [r for r in results if r["side"] == side and r["build"] == build]
         if not runs:
             continue
         values = [r["per_message_us"] for r in runs]
         medians[(side, build)] = statistics.median(values)
+        cpus = [r["cpu_per_message_us"] for r in runs if r.get("cpu_per_message_us") is not None]
+        cpu = fmt(statistics.median(cpus), 2) if cpus else "—"
+        m = monitors.get(side)
+        # the server time of the commands the client sent (a script's includes its inner calls)
+        sent = set(m["client"]) if m else None
+        server = statistics.median(
+            sum(u for name, u in r["redis_usec"].items() if sent is None or name in sent)
+            / (r["total_batches"] * 10)
+            for r in runs
+        )
+        print(f"| {side} | {BUILDS[build]} | **{fmt(medians[(side, build)], 2)}** | {fmt(min(values), 2)} | "
+              f"{fmt(max(values), 2)} | {cpu} | {fmt(server, 2)} |")
+    print()
+    print("| side | Redis commands sent per batch | run inside Lua scripts per batch | executed per batch (commandstats) |")
+    print("|---|---|---:|---:|")
+    for side in ("floor", "switchyard", "powertools"):
+        runs = [r for r in results if r["side"] == side]
+        if not runs:
+            continue
         executed = statistics.median(sum(r["redis_calls"].values()) / r["total_batches"] for r in runs)
         m = monitors.get(side)
         if m:
             sent, breakdown = per_batch(m["client"], m["batches"])
             lua, _ = per_batch(m["lua"], m["batches"])
-            sent_cell, lua_cell = f"{sent:.2f} ({breakdown})", f"{lua:.2f}"
+            print(f"| {side} | {sent:.2f} ({breakdown}) | {lua:.2f} | {executed:.2f} |")
         else:
-            sent_cell, lua_cell = "—", "—"
-        print(f"| {side} | {BUILDS[build]} | {fmt(medians[(side, build)], 2)} | {fmt(min(values), 2)} | "
-              f"{fmt(max(values), 2)} | {sent_cell} | {lua_cell} | {executed:.2f} |")
+            print(f"| {side} | — | — | {executed:.2f} |")
     print()
-    print("| ratio (of medians) | value |")
+    print("| ratio (of the wall-time medians) | value |")
     print("|---|---:|")
     labels = {"bench": "opt-level 3", "release": 'opt-level "z"'}
     for build, label in labels.items():

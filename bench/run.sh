@@ -2,7 +2,8 @@
 # The project benchmark, Switchyard vs AWS Lambda Powertools for Python
 # (bench/README.md). Run by hand, not by the test command:
 #
-#   bash bench/run.sh [--batches N] [--rounds R] [--warmup W] [--erp-batches M] [--scenario 1|2|all]
+#   bash bench/run.sh [--batches N] [--rounds R] [--warmup W] [--erp-batches M]
+#                     [--scenario 1|2|all] [--pin same|split|none]
 #
 # 1. installs the pinned Powertools side (bench/requirements.txt) into
 #    .tools/bench-venv and, for scenario 2, the project's tools venv
@@ -13,6 +14,8 @@
 # 4. scenario 1: floor, switchyard, powertools in alternation, R rounds,
 #    Redis flushed and its stats reset before every run, commandstats read after;
 #    scenario 2: erp-sync and the Powertools handler behind a fake Runtime API;
+#    --pin: in scenario 1, redis-server and the measured process share CPU 0
+#    (same, the default), or run on CPUs 1 and 0 (split), or float (none);
 # 5. prints the tables and keeps the raw results in .tools/bench-results/;
 #    stops every process it started, by PID, also on failure or Ctrl-C.
 set -euo pipefail
@@ -31,8 +34,9 @@ ROUNDS=3
 WARMUP=200
 ERP_BATCHES=200
 SCENARIO=all
+PIN=same
 
-usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --batches) BATCHES="$2"; shift 2 ;;
@@ -40,11 +44,26 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP="$2"; shift 2 ;;
         --erp-batches) ERP_BATCHES="$2"; shift 2 ;;
         --scenario) SCENARIO="$2"; shift 2 ;;
+        --pin) PIN="$2"; shift 2 ;;
         -h|--help) usage ;;
         *) echo "unknown option $1" >&2; usage ;;
     esac
 done
 case "$SCENARIO" in 1|2|all) ;; *) echo "--scenario is 1, 2 or all" >&2; exit 2 ;; esac
+# scenario 1 is latency-bound on loopback: where the scheduler puts redis-server
+# and the client changes the result by 2-4x on a small VM (bench/README.md)
+case "$PIN" in
+    same) PIN_REDIS=(taskset -c 0); PIN_CLIENT=(taskset -c 0) ;;
+    split) PIN_REDIS=(taskset -c 1); PIN_CLIENT=(taskset -c 0) ;;
+    none) PIN_REDIS=(); PIN_CLIENT=() ;;
+    *) echo "--pin is same, split or none" >&2; exit 2 ;;
+esac
+if [ "$PIN" != none ] && ! command -v taskset >/dev/null 2>&1; then
+    echo "taskset (util-linux) is needed for --pin $PIN; install it or pass --pin none" >&2; exit 2
+fi
+if [ "$PIN" = split ] && [ "$(nproc)" -lt 2 ]; then
+    echo "--pin split needs 2 CPUs" >&2; exit 2
+fi
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -138,9 +157,10 @@ fi
 # ---------------------------------------------------------------- start
 REDIS_PORT="$(free_port)"
 log "starting redis-server on 127.0.0.1:$REDIS_PORT"
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+"${PIN_REDIS[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
     --dir "$RUN_DIR" --daemonize no >"$RUN_DIR/redis.log" 2>&1 &
-PIDS+=($!)
+REDIS_PID=$!
+PIDS+=($REDIS_PID)
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
 rcli() { # one Redis command, redis-cli if present, else the tiny client
@@ -165,7 +185,7 @@ if [ "$SCENARIO" != 2 ]; then
         local round=$1 build=$2; shift 2
         rcli FLUSHALL >/dev/null
         rcli CONFIG RESETSTAT >/dev/null
-        "$@" --redis "$REDIS_URL" --batches "$BATCHES" --warmup "$WARMUP" \
+        "${PIN_CLIENT[@]}" "$@" --redis "$REDIS_URL" --batches "$BATCHES" --warmup "$WARMUP" \
             >"$RUN_DIR/run.json" 2>"$RUN_DIR/run1.log"
         rcli INFO commandstats >"$RUN_DIR/info.txt"
         local keys; keys="$(rcli DBSIZE)"
@@ -212,6 +232,8 @@ fi
 
 # ---------------------------------------------------------------- scenario 2
 if [ "$SCENARIO" != 1 ]; then
+    # scenario 2 runs unpinned: the function, its stubs and Redis share both CPUs
+    if [ "$PIN" != none ]; then taskset -a -p -c "0-$(($(nproc) - 1))" "$REDIS_PID" >/dev/null; fi
     MOTO_PORT="$(free_port)"
     log "starting moto server on 127.0.0.1:$MOTO_PORT"
     MOTO_RECORDER_FILEPATH="$RUN_DIR/moto_recording" \
@@ -238,6 +260,7 @@ fi
 echo
 echo "machine: $MACHINE"
 echo "commit: $COMMIT"
+echo "scenario 1 CPU placement: --pin $PIN"
 if [ "$SCENARIO" != 2 ]; then
     echo
     echo "## Scenario 1: SQS batches with Redis idempotency, first delivery"

@@ -14,9 +14,10 @@
 //! makes two pipelined round trips per batch (10 `SET NX PX` claims, then
 //! 10 `SET XX PX` completions). After `W` warm-up batches, the wall time
 //! of the `N` measured batches is printed as one JSON line:
-//! `{"side":..,"per_message_us":..,"messages":..,"batches":..,"total_batches":..}`
-//! (`total_batches` counts the warm-up too: the Redis calls the script
-//! reads cover both).
+//! `{"side":..,"per_message_us":..,"cpu_per_message_us":..,"messages":..,"batches":..,"total_batches":..}`
+//! (`cpu_per_message_us`: the CPU time of the client's one thread over the
+//! same loop; `total_batches` counts the warm-up too: the Redis calls the
+//! script reads cover both).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -156,6 +157,33 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(parsed)
 }
 
+/// CPU time this thread has run, from the scheduler (Linux): the runtime
+/// is current-thread, so this is all the client's work. `None` elsewhere.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// What a measured loop took: wall time, and this thread's CPU time.
+struct Measured {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Measured {
+    fn start() -> (Instant, Option<Duration>) {
+        (Instant::now(), thread_cpu())
+    }
+
+    fn since((started, cpu): (Instant, Option<Duration>)) -> Self {
+        Measured {
+            wall: started.elapsed(),
+            cpu: cpu.zip(thread_cpu()).map(|(before, after)| after - before),
+        }
+    }
+}
+
 fn deadline() -> SystemTime {
     SystemTime::now() + Duration::from_secs(60)
 }
@@ -166,7 +194,7 @@ async fn run_switchyard(
     url: &str,
     warmup: Vec<SqsEvent>,
     measured: Vec<SqsEvent>,
-) -> Result<Duration, BoxError> {
+) -> Result<Measured, BoxError> {
     let spec: StoreSpec = url.parse()?;
     let store = spec.open(StoreOptions::default())?;
     let adapter = SqsAdapter::new(Trivial, "bench", SqsAdapterConfig::default(), None)
@@ -191,7 +219,7 @@ async fn run_switchyard(
         )?;
     }
     let mut failures = 0;
-    let started = Instant::now();
+    let started = Measured::start();
     for event in measured {
         failures += adapter
             .handle(event, deadline())
@@ -199,7 +227,7 @@ async fn run_switchyard(
             .batch_item_failures
             .len();
     }
-    let elapsed = started.elapsed();
+    let elapsed = Measured::since(started);
     check(failures)?;
     Ok(elapsed)
 }
@@ -251,17 +279,17 @@ async fn run_floor(
     url: &str,
     warmup: Vec<SqsEvent>,
     measured: Vec<SqsEvent>,
-) -> Result<Duration, BoxError> {
+) -> Result<Measured, BoxError> {
     let client = redis::Client::open(url)?;
     let mut connection = client.get_multiplexed_async_connection().await?;
     for event in warmup {
         floor_batch(&mut connection, event).await?;
     }
-    let started = Instant::now();
+    let started = Measured::start();
     for event in measured {
         floor_batch(&mut connection, event).await?;
     }
-    Ok(started.elapsed())
+    Ok(Measured::since(started))
 }
 
 fn run(args: &Args) -> Result<String, BoxError> {
@@ -278,10 +306,11 @@ fn run(args: &Args) -> Result<String, BoxError> {
         }
     })?;
     let messages = args.batches * BATCH;
-    let per_message_us = elapsed.as_secs_f64() * 1e6 / messages as f64;
+    let per_message_us = |d: Duration| (d.as_secs_f64() * 1e9 / messages as f64).round() / 1000.0;
     Ok(serde_json::json!({
         "side": args.side.name(),
-        "per_message_us": (per_message_us * 1000.0).round() / 1000.0,
+        "per_message_us": per_message_us(elapsed.wall),
+        "cpu_per_message_us": elapsed.cpu.map(per_message_us),
         "messages": messages,
         "batches": args.batches,
         "total_batches": args.batches + args.warmup,
