@@ -166,7 +166,7 @@ def table2(path: str) -> None:
     print(f"{first['batches']:,} batches of 10 per side (one run each)\n")
     rows = [
         ("init: spawn to first `/next` (ms)", "init_ms", 1),
-        ("CPU during init (ms)", "init_cpu_ms", 1),
+        ("CPU during init (ms, schedstat of its threads)", "init_cpu_ms", 1),
         ("CPU per message after init (µs, utime+stime)", "cpu_per_message_us", 1),
         ("… of which user (µs)", "user_per_message_us", 1),
         ("… of which system (µs)", "sys_per_message_us", 1),
