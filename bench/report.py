@@ -163,31 +163,42 @@ def table1(path: str, monitor_path: str) -> None:
 def table2(path: str) -> None:
     results = load(path)
     first = results[0]
-    print(f"{first['batches']:,} batches of 10 per side (one run each)\n")
+    sides = list(dict.fromkeys(r["side"] for r in results))
+    rounds = max(r.get("round", 1) for r in results)
+    print(f"{rounds} rounds (the sides in turn), {first['batches']:,} batches of 10 per run; "
+          "median of the rounds (min–max)\n")
     rows = [
         ("init: spawn to first `/next` (ms)", "init_ms", 1),
         ("CPU during init (ms, schedstat of its threads)", "init_cpu_ms", 1),
-        ("CPU per message after init (µs, utime+stime)", "cpu_per_message_us", 1),
-        ("… of which user (µs)", "user_per_message_us", 1),
-        ("… of which system (µs)", "sys_per_message_us", 1),
+        ("CPU per message after init (µs, utime+stime)", "cpu_per_message_us", 0),
+        ("… of which user (µs)", "user_per_message_us", 0),
+        ("… of which system (µs)", "sys_per_message_us", 0),
         ("peak RSS, VmHWM (MiB)", "peak_rss_mib", 1),
         ("PutEvents calls per batch", "put_events_calls_per_batch", 2),
         ("PutEvents entries per batch", "put_events_entries_per_batch", 2),
         ("ERP PUTs per batch", "erp_calls_per_batch", 2),
-        ("wall time per batch (ms; bound by the local stubs and moto)", "wall_per_batch_ms", 2),
+        ("wall time per batch (ms; bound by the local stubs and moto)", "wall_per_batch_ms", 1),
     ]
-    sides = [r["side"] for r in results]
+    medians: dict[tuple[str, str], float] = {}
+
+    def cell(side: str, key: str, digits: int) -> str:
+        values = [r[key] for r in results if r["side"] == side]
+        medians[(side, key)] = statistics.median(values)
+        text = fmt(medians[(side, key)], digits)
+        if len(values) > 1 and min(values) != max(values):
+            text += f" ({fmt(min(values), digits)}–{fmt(max(values), digits)})"
+        return text
+
     print("| | " + " | ".join(sides) + " |")
     print("|---|" + "---:|" * len(sides))
     for label, key, digits in rows:
-        print(f"| {label} | " + " | ".join(fmt(r[key], digits) for r in results) + " |")
-    by_side = {r["side"]: r for r in results}
-    if "switchyard" in by_side and "powertools" in by_side:
-        s, p = by_side["switchyard"], by_side["powertools"]
+        print(f"| {label} | " + " | ".join(cell(side, key, digits) for side in sides) + " |")
+    if "switchyard" in sides and "powertools" in sides:
+        ratio = {k: medians[("powertools", k)] / medians[("switchyard", k)]
+                 for k in ("init_ms", "cpu_per_message_us", "peak_rss_mib")}
         print()
-        print(f"powertools / switchyard: init {p['init_ms'] / s['init_ms']:.1f}×, "
-              f"CPU per message {p['cpu_per_message_us'] / s['cpu_per_message_us']:.1f}×, "
-              f"peak RSS {p['peak_rss_mib'] / s['peak_rss_mib']:.1f}×")
+        print(f"powertools / switchyard (medians): init {ratio['init_ms']:.1f}×, "
+              f"CPU per message {ratio['cpu_per_message_us']:.1f}×, peak RSS {ratio['peak_rss_mib']:.1f}×")
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 # (bench/README.md). Run by hand, not by the test command:
 #
 #   bash bench/run.sh [--batches N] [--rounds R] [--warmup W] [--erp-batches M]
-#                     [--scenario 1|2|all] [--pin same|split|none]
+#                     [--erp-rounds Q] [--scenario 1|2|all] [--pin same|split|none]
 #
 # 1. installs the pinned Powertools side (bench/requirements.txt) into
 #    .tools/bench-venv and, for scenario 2, the project's tools venv
@@ -13,7 +13,8 @@
 # 3. starts redis-server (and, for scenario 2, moto) on free 127.0.0.1 ports;
 # 4. scenario 1: floor, switchyard, powertools in alternation, R rounds,
 #    Redis flushed and its stats reset before every run, commandstats read after;
-#    scenario 2: erp-sync and the Powertools handler behind a fake Runtime API;
+#    scenario 2: erp-sync and the Powertools handler behind a fake Runtime API,
+#    Q rounds (default 3) of M batches, the sides in turn;
 #    --pin: in scenario 1, redis-server and the measured process share CPU 0
 #    (same, the default), or run on CPUs 1 and 0 (split), or float (none);
 # 5. prints the tables and keeps the raw results in .tools/bench-results/;
@@ -33,16 +34,18 @@ BATCHES=2000
 ROUNDS=3
 WARMUP=200
 ERP_BATCHES=200
+ERP_ROUNDS=3
 SCENARIO=all
 PIN=same
 
-usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --batches) BATCHES="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
         --erp-batches) ERP_BATCHES="$2"; shift 2 ;;
+        --erp-rounds) ERP_ROUNDS="$2"; shift 2 ;;
         --scenario) SCENARIO="$2"; shift 2 ;;
         --pin) PIN="$2"; shift 2 ;;
         -h|--help) usage ;;
@@ -246,8 +249,8 @@ if [ "$SCENARIO" != 1 ]; then
         "$PY" -c "import boto3; boto3.client('events').create_event_bus(Name='$BUS')" >/dev/null
 
     RESULTS2="$RESULTS_DIR/$STAMP-scenario2.jsonl"
-    log "scenario 2: $ERP_BATCHES batches of 10 per side through a fake Lambda Runtime API"
-    "$PY" "$ROOT/bench/scenario2.py" --batches "$ERP_BATCHES" --redis "$REDIS_URL" --moto "$MOTO_URL" \
+    log "scenario 2: $ERP_ROUNDS rounds of $ERP_BATCHES batches of 10 per side through a fake Lambda Runtime API"
+    "$PY" "$ROOT/bench/scenario2.py" --batches "$ERP_BATCHES" --rounds "$ERP_ROUNDS" --redis "$REDIS_URL" --moto "$MOTO_URL" \
         --bus "$BUS" --erp-sync-bin "$ROOT/target/release/erp-sync" --python "$PY" \
         --log-dir "$RUN_DIR" >"$RESULTS2" &
     S2=$!

@@ -2,7 +2,7 @@
 behind a fake Lambda Runtime API, with an ERP stub and EventBridge on moto.
 
 Started by bench/run.sh (which owns redis-server and moto); runs each side
-once, in turn, and prints one JSON line per side:
+once per round, in turn, and prints one JSON line per run:
 
     python scenario2.py --batches M --redis URL --moto URL --bus NAME \
         --erp-sync-bin target/release/erp-sync --python .tools/bench-venv/bin/python
@@ -378,6 +378,7 @@ def main() -> int:
     parser.add_argument("--bus", required=True)
     parser.add_argument("--erp-sync-bin", required=True)
     parser.add_argument("--python", required=True, help="the bench venv's python")
+    parser.add_argument("--rounds", type=int, default=1, help="each side once per round, in turn")
     parser.add_argument("--sides", default="switchyard,powertools")
     parser.add_argument("--log-dir", default=".")
     parser.add_argument("--timeout", type=float, default=900)
@@ -423,10 +424,11 @@ def main() -> int:
         ),
     }
     try:
-        for side in args.sides.split(","):
-            argv, cwd, env = sides[side]
-            result = run_side(side, argv, cwd, env, events, erp, args, Path(args.log_dir))
-            print(json.dumps(result), flush=True)
+        for round_ in range(1, args.rounds + 1):
+            for side in args.sides.split(","):
+                argv, cwd, env = sides[side]
+                result = run_side(side, argv, cwd, env, events, erp, args, Path(args.log_dir))
+                print(json.dumps(dict(result, round=round_)), flush=True)
     finally:
         erp.close()
     return 0
