@@ -131,3 +131,106 @@ mod cached {
 
     conformance_suite!(setup, teardown);
 }
+
+/// Records written as hashes by earlier versions are read as before:
+/// a completed one answers its response, an in-progress one is in progress
+/// (and can be released), and completing one replaces it with a string.
+#[tokio::test]
+async fn records_written_as_hashes_by_earlier_versions_are_still_read() {
+    let url = switchyard_testkit::redis_url();
+    let client = redis::Client::open(url.as_str()).expect("redis url");
+    let mut raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let namespace = format!("{}:", switchyard_testkit::unique_name("idem-old"));
+    let store = RedisStore::open(
+        &url,
+        StoreOptions::default(),
+        RedisOptions {
+            namespace: namespace.clone(),
+            ..RedisOptions::default()
+        },
+    )
+    .expect("open");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let (expiration, in_progress) = (now.as_secs() + 3600, now.as_millis() as u64 + 60_000);
+    let hset = |key: &str, status: &str, data: &str| {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(format!("{namespace}{key}"))
+            .arg("status")
+            .arg(status)
+            .arg("expiration")
+            .arg(expiration)
+            .arg("in_progress_expiry")
+            .arg(in_progress)
+            .arg("validation")
+            .arg("h1")
+            .arg("data")
+            .arg(data);
+        cmd
+    };
+    let _: () = hset("done", "COMPLETED", "{\"n\":1}")
+        .query_async(&mut raw)
+        .await
+        .expect("HSET");
+    let _: () = hset("busy", "INPROGRESS", "")
+        .query_async(&mut raw)
+        .await
+        .expect("HSET");
+    let _: () = hset("open", "INPROGRESS", "")
+        .query_async(&mut raw)
+        .await
+        .expect("HSET");
+    let until = SystemTime::now() + Duration::from_secs(30);
+    let claim = |key: &str, hash: &str| ClaimRequest::new(key, until).with_payload_hash(hash);
+    let outcomes = store
+        .claim_many(&[
+            claim("done", "h1"),
+            claim("busy", "h1"),
+            claim("done", "h2"),
+        ])
+        .await
+        .expect("claim");
+    assert_eq!(
+        outcomes[0],
+        ClaimOutcome::Completed {
+            response: "{\"n\":1}".into()
+        }
+    );
+    assert!(
+        matches!(outcomes[1], ClaimOutcome::InProgress { .. }),
+        "{outcomes:?}"
+    );
+    // the batch's second claim of "done" is its duplicate
+    assert_eq!(outcomes.len(), 3);
+    // the validation of an old record still guards it
+    assert_eq!(
+        store.claim(claim("done", "h2")).await.expect("claim"),
+        ClaimOutcome::PayloadMismatch
+    );
+
+    // completing an old in-progress record keeps its validation
+    store
+        .complete(Completion::new("busy", "{\"n\":2}"))
+        .await
+        .expect("complete");
+    assert_eq!(
+        store.claim(claim("busy", "h1")).await.expect("claim"),
+        ClaimOutcome::Completed {
+            response: "{\"n\":2}".into()
+        }
+    );
+    assert_eq!(
+        store.claim(claim("busy", "h9")).await.expect("claim"),
+        ClaimOutcome::PayloadMismatch
+    );
+    // releasing an old in-progress record lets it be claimed again
+    store.release("open").await.expect("release");
+    assert_eq!(
+        store.claim(claim("open", "h1")).await.expect("claim"),
+        ClaimOutcome::Claimed
+    );
+}
