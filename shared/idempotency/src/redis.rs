@@ -2,11 +2,16 @@
 //!
 //! Each record is one string at `<namespace><key>`:
 //! `<status>|<expiration s>|<in-progress expiry ms>|<validation>|<data>`
-//! (status `I` or `C`; `data` last, so it may hold any text). Every batch
-//! operation is ONE Lua script call (`EVALSHA`, falling back to `EVAL` on
-//! `NOSCRIPT`), so a batch costs one round trip and is atomic; inside it, a
-//! first delivery's claim is one `SET NX PX` and a completion one `GET` and
-//! one `SET XX PX` per key. The key's TTL (`PX`) is a cleanup hint only:
+//! (status `I` or `C`; `data` last, so it may hold any text).
+//!
+//! A batch's claims are one pipeline of `SET NX PX`, one per key (each
+//! atomic on its own): a first delivery costs that one round trip. Only the
+//! keys that already had a record go on to one Lua script call (`EVALSHA`,
+//! falling back to `EVAL` on `NOSCRIPT`) that reads each record and takes
+//! it over atomically when it is claimable. A batch's completions are one
+//! pipeline of `SET PX` when the caller passes the claim's payload hash
+//! ([`Completion::with_claimed_hash`]), otherwise one script call that
+//! keeps the stored hash. Releases are one script call. The key's TTL (`PX`) is a cleanup hint only:
 //! claimability is decided from the record's own fields and the store's
 //! clock. Records written as hashes by earlier versions (`status`,
 //! `expiration`, `in_progress_expiry`, `validation`, `data`) are still read,
@@ -340,28 +345,66 @@ impl IdempotencyStore for RedisStore {
             args.push(expiration.to_string());
             args.push(ttl_ms(expiration, now).to_string());
         }
-        let reply = self
-            .eval("claim", &self.claim, CLAIM_LUA, &keys, &args)
-            .await?;
-        let Value::Array(items) = reply else {
-            return Err(corrupt(
-                "<batch>",
-                format!("unexpected script reply {reply:?}"),
-            ));
-        };
-        if items.len() != batch.unique.len() {
+        // One pipeline of SET NX PX: every key without a record is claimed.
+        let mut pipe = redis::pipe();
+        for (i, key) in keys.iter().enumerate() {
+            let at = 2 + 4 * i;
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(format!("I|{}|{}|{}|", args[at + 2], args[at + 1], args[at]))
+                .arg("NX")
+                .arg("PX")
+                .arg(&args[at + 3]);
+        }
+        let mut connection = self.connection().await?;
+        let set: Vec<Value> = pipe
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| classify("claim", error))?;
+        if set.len() != keys.len() {
             return Err(StoreError::ResultCount {
                 backend: BACKEND,
-                expected: batch.unique.len(),
-                got: items.len(),
+                expected: keys.len(),
+                got: set.len(),
             });
         }
-        let outcomes = batch
-            .unique
+        let mut details: Vec<Option<ClaimDetail>> = set
             .iter()
-            .zip(&items)
-            .map(|(request, item)| parse_claim(&request.key, item))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|v| matches!(v, Value::Okay).then(|| ClaimDetail::new(ClaimOutcome::Claimed)))
+            .collect();
+        // The keys that had a record: one script reads and decides them.
+        let taken: Vec<usize> = (0..keys.len()).filter(|i| details[*i].is_none()).collect();
+        if !taken.is_empty() {
+            let script_keys: Vec<String> = taken.iter().map(|i| keys[*i].clone()).collect();
+            let mut script_args = Vec::with_capacity(2 + 4 * taken.len());
+            script_args.extend_from_slice(&args[..2]);
+            for i in &taken {
+                script_args.extend_from_slice(&args[2 + 4 * i..2 + 4 * i + 4]);
+            }
+            let reply = self
+                .eval("claim", &self.claim, CLAIM_LUA, &script_keys, &script_args)
+                .await?;
+            let Value::Array(items) = reply else {
+                return Err(corrupt(
+                    "<batch>",
+                    format!("unexpected script reply {reply:?}"),
+                ));
+            };
+            if items.len() != taken.len() {
+                return Err(StoreError::ResultCount {
+                    backend: BACKEND,
+                    expected: taken.len(),
+                    got: items.len(),
+                });
+            }
+            for (i, item) in taken.into_iter().zip(&items) {
+                details[i] = Some(parse_claim(&batch.unique[i].key, item)?);
+            }
+        }
+        let outcomes = details
+            .into_iter()
+            .map(|d| d.unwrap_or_else(|| ClaimDetail::new(ClaimOutcome::Claimed)))
+            .collect();
         batch.expand(BACKEND, outcomes)
     }
 
@@ -371,12 +414,36 @@ impl IdempotencyStore for RedisStore {
         }
         let now = Now::at(self.options.clock.now());
         let expiration = completed_expiration(now, self.options.expiry);
-        let keys: Vec<String> = completions.iter().map(|c| self.redis_key(&c.key)).collect();
+        let ttl = ttl_ms(expiration, now).to_string();
+        // With the claim's hash the whole record is known: one pipeline of SET PX.
+        let (known, unknown): (Vec<&Completion>, Vec<&Completion>) =
+            completions.iter().partition(|c| c.payload_hash.is_some());
+        if !known.is_empty() {
+            let mut pipe = redis::pipe();
+            for completion in &known {
+                let hash = completion.payload_hash.as_deref().unwrap_or_default();
+                pipe.cmd("SET")
+                    .arg(self.redis_key(&completion.key))
+                    .arg(format!("C|{expiration}|0|{hash}|{}", completion.response))
+                    .arg("PX")
+                    .arg(&ttl)
+                    .ignore();
+            }
+            let mut connection = self.connection().await?;
+            let () = pipe
+                .query_async(&mut connection)
+                .await
+                .map_err(|error| classify("complete", error))?;
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = unknown.iter().map(|c| self.redis_key(&c.key)).collect();
         let mut args = Vec::with_capacity(3 * keys.len());
-        for completion in completions {
+        for completion in unknown {
             args.push(completion.response.clone());
             args.push(expiration.to_string());
-            args.push(ttl_ms(expiration, now).to_string());
+            args.push(ttl.clone());
         }
         self.eval("complete", &self.complete, COMPLETE_LUA, &keys, &args)
             .await

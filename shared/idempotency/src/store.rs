@@ -89,6 +89,11 @@ pub struct Completion {
     pub key: String,
     /// The serialised handler output.
     pub response: StoredResponse,
+    /// The payload hash the claim was made with, when the caller still has
+    /// it (`Some("")`: the claim had none): a backend that rewrites the
+    /// whole record (Redis) then writes it without reading the record
+    /// first. `None`: not known here, so the stored one is kept.
+    pub payload_hash: Option<String>,
 }
 
 impl Completion {
@@ -97,7 +102,16 @@ impl Completion {
         Self {
             key: key.into(),
             response: response.into(),
+            payload_hash: None,
         }
+    }
+
+    /// Passes along the payload hash the claim was made with
+    /// ([`ClaimRequest::payload_hash`], `None` when it had none).
+    #[must_use]
+    pub fn with_claimed_hash(mut self, hash: Option<String>) -> Self {
+        self.payload_hash = Some(hash.unwrap_or_default());
+        self
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) enum Claim {
     /// No idempotency configured: just run.
     Unguarded,
     /// This invocation owns the key: run, then complete or release.
-    Owned(String),
+    Owned(OwnedKey),
     /// Already done (the stored response stays in the store).
     Completed,
     /// Another invocation is running it: retry later.
@@ -43,6 +43,14 @@ pub(crate) enum Claim {
     BadKey(String),
     /// The store failed: retry (fail closed).
     StoreDown(String),
+}
+
+/// A claimed key, with the payload hash it was claimed with (passed on to
+/// the completion, so the store need not read it back).
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedKey {
+    pub(crate) key: String,
+    pub(crate) hash: Option<String>,
 }
 
 /// Claims keys for every decoded event in one call.
@@ -71,13 +79,14 @@ pub(crate) async fn claim_batch<E: serde::Serialize>(
         };
         match idem.config.key_for(&event.id, &data) {
             Ok(key) => {
+                let hash = idem.config.hash_payload(&data);
                 requests.push(ClaimRequest {
                     key: key.clone(),
-                    payload_hash: idem.config.hash_payload(&data),
+                    payload_hash: hash.clone(),
                     in_progress_until: deadline,
                 });
                 slots.push(i);
-                claims.push(Claim::Owned(key));
+                claims.push(Claim::Owned(OwnedKey { key, hash }));
             }
             Err(e) => claims.push(Claim::BadKey(e.to_string())),
         }

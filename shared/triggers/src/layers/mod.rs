@@ -6,5 +6,5 @@ mod panic;
 
 pub(crate) use correlation::{cause_of, span_for};
 pub use idempotency::Idempotency;
-pub(crate) use idempotency::{Claim, Settlement, claim_batch};
+pub(crate) use idempotency::{Claim, OwnedKey, Settlement, claim_batch};
 pub(crate) use panic::catch_panic;

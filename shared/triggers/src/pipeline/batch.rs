@@ -104,10 +104,11 @@ impl<H: Handler> Pipeline<H> {
             .into_iter()
             .map(|ran| match ran {
                 Ran::Outcome(o) => o,
-                Ran::Completed(o, key, response) => {
-                    settlement
-                        .completions
-                        .push(switchyard_idempotency::Completion { key, response });
+                Ran::Completed(o, owned, response) => {
+                    settlement.completions.push(
+                        switchyard_idempotency::Completion::new(owned.key, response)
+                            .with_claimed_hash(owned.hash),
+                    );
                     o
                 }
                 Ran::Release(o, key) => {
@@ -138,7 +139,7 @@ impl<H: Handler> Pipeline<H> {
                         reason: format!("an earlier message of its FIFO group failed ({id})"),
                     };
                     match item.claim {
-                        Claim::Owned(key) => Ran::Release(outcome, key),
+                        Claim::Owned(owned) => Ran::Release(outcome, owned.key),
                         _ => Ran::Outcome(outcome),
                     }
                 }

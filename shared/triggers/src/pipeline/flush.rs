@@ -286,7 +286,7 @@ fn settle(done: Done, verdict: Result<(), String>, skipped: usize) -> Ran {
             }
             match (key, response) {
                 (Some(k), Some(r)) => Ran::Completed(Outcome::Handled, k, r),
-                (Some(k), None) => Ran::Release(Outcome::Handled, k),
+                (Some(k), None) => Ran::Release(Outcome::Handled, k.key),
                 (None, _) => Ran::Outcome(Outcome::Handled),
             }
         }
@@ -294,7 +294,7 @@ fn settle(done: Done, verdict: Result<(), String>, skipped: usize) -> Ran {
             tracing::warn!(%reason, "events not all published; will be retried");
             let outcome = Outcome::Retry { reason };
             match key {
-                Some(k) => Ran::Release(outcome, k),
+                Some(k) => Ran::Release(outcome, k.key),
                 None => Ran::Outcome(outcome),
             }
         }

@@ -10,7 +10,7 @@ use switchyard_publish::{OutgoingEvent, apply_cause};
 use tracing::Instrument;
 
 use crate::handler::{Context, Handled, Handler, HandlerError};
-use crate::layers::{Claim, catch_panic, cause_of, span_for};
+use crate::layers::{Claim, OwnedKey, catch_panic, cause_of, span_for};
 use crate::pipeline::batch::Item;
 use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::Outcome;
@@ -20,8 +20,8 @@ use crate::pipeline::settings::Unsubscribed;
 pub(crate) enum Ran {
     /// Settled without a claim to complete or release.
     Outcome(Outcome),
-    /// Settled: complete the claim `key` with `response`.
-    Completed(Outcome, String, String),
+    /// Settled: complete the claim with `response`.
+    Completed(Outcome, OwnedKey, String),
     /// Settled: release the claim `key`.
     Release(Outcome, String),
     /// The handler succeeded; its events wait for the flush.
@@ -35,7 +35,7 @@ pub(crate) struct Done {
     /// Which delivery this is, from 1.
     pub(crate) attempt: u32,
     /// The claim to complete once the events are accepted.
-    pub(crate) key: Option<String>,
+    pub(crate) key: Option<OwnedKey>,
     /// The serialised output to store; `None` when it could not be
     /// serialised (the claim is then released instead of completed).
     pub(crate) response: Option<String>,
@@ -95,7 +95,7 @@ impl<H: Handler> Pipeline<H> {
                 }
             };
             let finish = |outcome: Outcome| match &key {
-                Some(k) => Ran::Release(outcome, k.clone()),
+                Some(k) => Ran::Release(outcome, k.key.clone()),
                 None => Ran::Outcome(outcome),
             };
 
