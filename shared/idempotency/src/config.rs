@@ -83,6 +83,31 @@ impl IdempotencyConfig {
         Ok(format!("{}#{part}", self.key_prefix))
     }
 
+    /// Whether [`key_for`](Self::key_for) reads the payload (a JSON pointer
+    /// key); otherwise any payload, `Value::Null` too, gives the same key.
+    pub fn key_reads_payload(&self) -> bool {
+        matches!(self.key_source, KeySource::JsonPointer(_))
+    }
+
+    /// [`hash_payload`](Self::hash_payload) of `serde_json::to_value(payload)`,
+    /// the same hash, computed without building the `Value` when the whole
+    /// payload is hashed.
+    ///
+    /// # Errors
+    /// When `payload` cannot be represented as JSON.
+    pub fn hash_serialized<T: serde::Serialize + ?Sized>(
+        &self,
+        payload: &T,
+    ) -> Result<Option<String>, serde_json::Error> {
+        if self.payload_hash == PayloadHash::Whole {
+            let mut text = Vec::with_capacity(512);
+            if crate::canonical::write(payload, &mut text).is_ok() {
+                return Ok(Some(hex(&Sha256::digest(&text))));
+            }
+        }
+        Ok(self.hash_payload(&serde_json::to_value(payload)?))
+    }
+
     /// The payload hash to store and validate: SHA-256 (hex) of the canonical
     /// JSON (object keys sorted, no whitespace) of the configured part, or
     /// `None` when validation is off.
@@ -102,10 +127,14 @@ impl IdempotencyConfig {
 fn canonical_sha256(value: &Value) -> String {
     let mut hasher = Sha256::new();
     write_canonical(value, &mut hasher);
-    let digest = hasher.finalize();
+    hex(&hasher.finalize())
+}
+
+/// Lowercase hex of a digest.
+fn hex(digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
+    for &byte in digest {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
         hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }

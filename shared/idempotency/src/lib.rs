@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod cache;
+mod canonical;
 mod clock;
 mod config;
 #[cfg(feature = "dynamodb")]

@@ -334,27 +334,28 @@ impl IdempotencyStore for RedisStore {
             .iter()
             .map(|r| self.redis_key(&r.key))
             .collect();
-        let mut args = Vec::with_capacity(2 + 4 * keys.len());
-        args.push(now.ms.to_string());
-        args.push(now.secs.to_string());
-        for request in &batch.unique {
-            let until_ms = epoch_ms(request.in_progress_until);
-            let expiration = in_progress_expiration(now, self.options.expiry, until_ms);
-            args.push(request.payload_hash.clone().unwrap_or_default());
-            args.push(until_ms.to_string());
-            args.push(expiration.to_string());
-            args.push(ttl_ms(expiration, now).to_string());
-        }
+        // per key: in_progress_until_ms, expiration_s, ttl_ms
+        let times: Vec<(i64, i64, i64)> = batch
+            .unique
+            .iter()
+            .map(|request| {
+                let until_ms = epoch_ms(request.in_progress_until);
+                let expiration = in_progress_expiration(now, self.options.expiry, until_ms);
+                (until_ms, expiration, ttl_ms(expiration, now))
+            })
+            .collect();
         // One pipeline of SET NX PX: every key without a record is claimed.
         let mut pipe = redis::pipe();
-        for (i, key) in keys.iter().enumerate() {
-            let at = 2 + 4 * i;
+        for ((key, request), (until_ms, expiration, ttl)) in
+            keys.iter().zip(&batch.unique).zip(&times)
+        {
+            let hash = request.payload_hash.as_deref().unwrap_or_default();
             pipe.cmd("SET")
                 .arg(key)
-                .arg(format!("I|{}|{}|{}|", args[at + 2], args[at + 1], args[at]))
+                .arg(format!("I|{expiration}|{until_ms}|{hash}|"))
                 .arg("NX")
                 .arg("PX")
-                .arg(&args[at + 3]);
+                .arg(*ttl);
         }
         let mut connection = self.connection().await?;
         let set: Vec<Value> = pipe
@@ -377,9 +378,14 @@ impl IdempotencyStore for RedisStore {
         if !taken.is_empty() {
             let script_keys: Vec<String> = taken.iter().map(|i| keys[*i].clone()).collect();
             let mut script_args = Vec::with_capacity(2 + 4 * taken.len());
-            script_args.extend_from_slice(&args[..2]);
+            script_args.push(now.ms.to_string());
+            script_args.push(now.secs.to_string());
             for i in &taken {
-                script_args.extend_from_slice(&args[2 + 4 * i..2 + 4 * i + 4]);
+                let (until_ms, expiration, ttl) = times[*i];
+                script_args.push(batch.unique[*i].payload_hash.clone().unwrap_or_default());
+                script_args.push(until_ms.to_string());
+                script_args.push(expiration.to_string());
+                script_args.push(ttl.to_string());
             }
             let reply = self
                 .eval("claim", &self.claim, CLAIM_LUA, &script_keys, &script_args)
@@ -414,7 +420,7 @@ impl IdempotencyStore for RedisStore {
         }
         let now = Now::at(self.options.clock.now());
         let expiration = completed_expiration(now, self.options.expiry);
-        let ttl = ttl_ms(expiration, now).to_string();
+        let ttl = ttl_ms(expiration, now);
         // With the claim's hash the whole record is known: one pipeline of SET PX.
         let (known, unknown): (Vec<&Completion>, Vec<&Completion>) =
             completions.iter().partition(|c| c.payload_hash.is_some());
@@ -426,7 +432,7 @@ impl IdempotencyStore for RedisStore {
                     .arg(self.redis_key(&completion.key))
                     .arg(format!("C|{expiration}|0|{hash}|{}", completion.response))
                     .arg("PX")
-                    .arg(&ttl)
+                    .arg(ttl)
                     .ignore();
             }
             let mut connection = self.connection().await?;
@@ -443,7 +449,7 @@ impl IdempotencyStore for RedisStore {
         for completion in unknown {
             args.push(completion.response.clone());
             args.push(expiration.to_string());
-            args.push(ttl.clone());
+            args.push(ttl.to_string());
         }
         self.eval("complete", &self.complete, COMPLETE_LUA, &keys, &args)
             .await

@@ -70,16 +70,32 @@ pub(crate) async fn claim_batch<E: serde::Serialize>(
             claims.push(Claim::Unguarded);
             continue;
         };
-        let data = match serde_json::to_value(&event.data) {
-            Ok(v) => v,
+        // The payload as a `Value` only when the key reads it; the hash is
+        // computed from the typed payload (the same hash, fewer allocations).
+        let keyed = if idem.config.key_reads_payload() {
+            serde_json::to_value(&event.data).map(|data| {
+                (
+                    idem.config.key_for(&event.id, &data),
+                    idem.config.hash_payload(&data),
+                )
+            })
+        } else {
+            idem.config.hash_serialized(&event.data).map(|hash| {
+                (
+                    idem.config.key_for(&event.id, &serde_json::Value::Null),
+                    hash,
+                )
+            })
+        };
+        let (key, hash) = match keyed {
+            Ok(pair) => pair,
             Err(e) => {
                 claims.push(Claim::BadKey(format!("cannot serialise payload: {e}")));
                 continue;
             }
         };
-        match idem.config.key_for(&event.id, &data) {
+        match key {
             Ok(key) => {
-                let hash = idem.config.hash_payload(&data);
                 requests.push(ClaimRequest {
                     key: key.clone(),
                     payload_hash: hash.clone(),
