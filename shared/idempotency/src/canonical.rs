@@ -8,6 +8,8 @@
 //! (non-string map keys, 128-bit integers, raw values) is refused with
 //! [`Unsupported`], and the caller falls back to the `Value` path.
 
+use std::borrow::Cow;
+
 use serde::ser::{self, Serialize};
 
 /// Writes the canonical JSON of `value` into `out`.
@@ -60,7 +62,7 @@ struct Object<'a> {
     out: &'a mut Vec<u8>,
     scratch: Vec<u8>,
     /// (key, value range in `scratch`)
-    members: Vec<(String, std::ops::Range<usize>)>,
+    members: Vec<(Cow<'static, str>, std::ops::Range<usize>)>,
     pending_key: Option<String>,
     /// For `{"Variant": {...}}`: close the outer object too.
     variant: Option<&'static str>,
@@ -77,13 +79,15 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn member<T: Serialize + ?Sized>(&mut self, key: String, value: &T) -> Result<(), Unsupported> {
+    fn member<T: Serialize + ?Sized>(
+        &mut self,
+        key: Cow<'static, str>,
+        value: &T,
+    ) -> Result<(), Unsupported> {
         let start = self.scratch.len();
         value.serialize(Writer {
             out: &mut self.scratch,
         })?;
-        // `to_value` keeps the last of repeated keys (a map insert).
-        self.members.retain(|(k, _)| *k != key);
         self.members.push((key, start..self.scratch.len()));
         Ok(())
     }
@@ -100,7 +104,7 @@ impl<'a> Object<'a> {
             if i > 0 {
                 self.out.push(b',');
             }
-            scalar(key.as_str(), self.out)?;
+            scalar(key.as_ref(), self.out)?;
             self.out.push(b':');
             self.out.extend_from_slice(&self.scratch[range.clone()]);
         }
@@ -339,7 +343,9 @@ impl ser::SerializeMap for Object<'_> {
             .pending_key
             .take()
             .ok_or_else(|| unsupported("a map value without a key"))?;
-        self.member(key, value)
+        // `to_value` keeps the last of repeated keys (a map insert).
+        self.members.retain(|(k, _)| *k != key);
+        self.member(Cow::Owned(key), value)
     }
 
     fn end(self) -> Result<(), Unsupported> {
@@ -358,7 +364,7 @@ macro_rules! struct_impl {
                 key: &'static str,
                 value: &T,
             ) -> Result<(), Unsupported> {
-                self.member(key.to_owned(), value)
+                self.member(Cow::Borrowed(key), value)
             }
 
             fn end(self) -> Result<(), Unsupported> {
