@@ -220,18 +220,22 @@ pub fn listen_port(settings: &Settings) -> Result<u16, ConfigError> {
 /// The Function App's whole `main.rs`: builds `functions` from the app
 /// settings and serves them until the host stops the process.
 pub fn main(functions: Vec<Function>) -> ExitCode {
-    crate::platform::run_main("FunctionAppStartError", async move {
-        let settings = Settings::process();
-        let port = listen_port(&settings).map_err(|e| e.to_string())?;
-        let app = build(&functions, &settings)
-            .await
-            .map_err(|e| e.to_string())?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        tracing::info!(port, functions = ?app.names(), "FunctionAppStarted");
-        axum::serve(listener, router(app))
-            .await
-            .map_err(|e| format!("server stopped: {e}"))
-    })
+    crate::platform::run_main(
+        "FunctionAppStartError",
+        crate::platform::Threads::Many,
+        async move {
+            let settings = Settings::process();
+            let port = listen_port(&settings).map_err(|e| e.to_string())?;
+            let app = build(&functions, &settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+            tracing::info!(port, functions = ?app.names(), "FunctionAppStarted");
+            axum::serve(listener, router(app))
+                .await
+                .map_err(|e| format!("server stopped: {e}"))
+        },
+    )
 }

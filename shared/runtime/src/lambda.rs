@@ -31,11 +31,15 @@ use crate::platform::{NoPublisher, open_store};
 /// missing or malformed is logged (naming the variable) and fails the init.
 pub fn main(function: Function) -> ExitCode {
     let name = function.name;
-    crate::platform::run_main("FunctionStartError", async move {
-        run(function)
-            .await
-            .map_err(|e| format!("function {name}: {e}"))
-    })
+    crate::platform::run_main(
+        "FunctionStartError",
+        crate::platform::Threads::One,
+        async move {
+            run(function)
+                .await
+                .map_err(|e| format!("function {name}: {e}"))
+        },
+    )
 }
 
 /// Where the function publishes: `EVENT_BUS_NAME` (EventBridge) or

@@ -10,18 +10,32 @@ use switchyard_idempotency::{
 use switchyard_publish::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
 use switchyard_triggers::registry::{Function, idempotency_expiry};
 
-/// Runs a host's `main` future on a multi-threaded runtime after setting up
+/// How many threads the async runtime runs on.
+#[cfg(any(feature = "lambda", feature = "azure"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// One: a Lambda function handles one invocation at a time, so its
+    /// network I/O (ERP, store, publisher) is woken on the thread that
+    /// awaits it — no cross-thread wake-ups, no worker threads.
+    One,
+    /// A worker per core: the Function App serves concurrent requests.
+    Many,
+}
+
+/// Runs a host's `main` future on a runtime of `threads` after setting up
 /// telemetry; a start error is logged as `what` and fails the process.
 #[cfg(any(feature = "lambda", feature = "azure"))]
 pub(crate) fn run_main<E: std::fmt::Display>(
     what: &'static str,
+    threads: Threads,
     main: impl std::future::Future<Output = Result<(), E>>,
 ) -> std::process::ExitCode {
     switchyard_telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::Many => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
