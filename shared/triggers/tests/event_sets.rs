@@ -192,6 +192,21 @@ async fn events_outside_the_set_are_acknowledged_when_the_policy_is_ignore() {
     assert!(sqs.sent().is_empty(), "nothing parked");
 }
 
+/// An `erp.order-synced` for `order` with id `id`, ready to publish.
+fn synced(order: &OrderPlacedV2, id: String) -> Result<OutgoingEvent, HandlerError> {
+    let synced = Envelope::new(
+        "test/syncs",
+        ErpOrderSyncedV1 {
+            order_id: order.order_id.clone(),
+            erp_order_number: format!("ERP-{}", order.order_id),
+            outcome: SyncOutcome::Created,
+            synced_at: chrono::Utc::now(),
+        },
+    )
+    .with_id(id);
+    to_outgoing(&synced).map_err(|e| HandlerError::permanent("encode", e.to_string()))
+}
+
 /// Returns `erp.order-synced` for publishing instead of publishing inline.
 struct Syncs;
 
@@ -205,19 +220,8 @@ impl Handler for Syncs {
         event: Envelope<OrderPlacedV2>,
         _ctx: Context,
     ) -> Result<Handled<String>, HandlerError> {
-        let synced = Envelope::new(
-            "test/syncs",
-            ErpOrderSyncedV1 {
-                order_id: event.data.order_id.clone(),
-                erp_order_number: format!("ERP-{}", event.data.order_id),
-                outcome: SyncOutcome::Created,
-                synced_at: chrono::Utc::now(),
-            },
-        )
-        .with_id(format!("synced-{}", event.id));
-        let outgoing =
-            to_outgoing(&synced).map_err(|e| HandlerError::permanent("encode", e.to_string()))?;
-        Ok(Handled::new(synced.id).publishing(outgoing))
+        let outgoing = synced(&event.data, format!("synced-{}", event.id))?;
+        Ok(Handled::new(outgoing.id.clone()).publishing(outgoing))
     }
 }
 
@@ -304,18 +308,7 @@ impl Handler for TwoEvents {
     ) -> Result<Handled<String>, HandlerError> {
         let mut handled = Handled::new(event.id.clone());
         for prefix in ["synced", "noted"] {
-            let out = Envelope::new(
-                "test/two",
-                ErpOrderSyncedV1 {
-                    order_id: event.data.order_id.clone(),
-                    erp_order_number: "ERP-1".to_owned(),
-                    outcome: SyncOutcome::Created,
-                    synced_at: chrono::Utc::now(),
-                },
-            )
-            .with_id(format!("{prefix}-{}", event.id));
-            let out =
-                to_outgoing(&out).map_err(|e| HandlerError::permanent("encode", e.to_string()))?;
+            let out = synced(&event.data, format!("{prefix}-{}", event.id))?;
             handled = handled.publishing(out);
         }
         Ok(handled)
