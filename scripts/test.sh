@@ -17,52 +17,10 @@ VENV="$TOOLS/venv"
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-test.XXXXXX")"
 PIDS=()
 
-log() { printf '\n==> %s\n' "$*" >&2; }
-
-cleanup() {
-    local status=$?
-    for pid in "${PIDS[@]:-}"; do
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    done
-    if [ $status -ne 0 ] && [ -d "$RUN_DIR" ]; then
-        for f in "$RUN_DIR"/*.log; do
-            [ -s "$f" ] && { echo "--- last lines of $(basename "$f") ---" >&2; tail -n 20 "$f" >&2; }
-        done
-    fi
-    rm -rf "$RUN_DIR"
-    exit $status
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_for() { # wait_for NAME SECONDS CMD...
-    local name=$1 secs=$2; shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if [ $SECONDS -ge $deadline ]; then echo "$name did not become ready in ${secs}s" >&2; return 1; fi
-        sleep 0.2
-    done
-}
+# log, cleanup (stops PIDS on exit), free_port, wait_for, install_venv
+source "$ROOT/scripts/lib.sh"
 
 # ---------------------------------------------------------------- install
-install_python_tools() {
-    local req="$ROOT/scripts/tools-requirements.txt"
-    local stamp="$VENV/.requirements.sha256"
-    local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
-    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-        return
-    fi
-    log "installing pinned tools into .tools/venv (moto, cargo-lambda, cfn-lint, ...)"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-    echo "$want" >"$stamp"
-}
 
 find_redis() {
     if command -v redis-server >/dev/null 2>&1; then command -v redis-server; return; fi
@@ -80,7 +38,7 @@ find_redis() {
     return 1
 }
 
-install_python_tools
+install_venv "$VENV" "$ROOT/scripts/tools-requirements.txt" python3 "pinned tools (moto, cargo-lambda, cfn-lint, ...)"
 export PATH="$VENV/bin:$PATH"
 REDIS_SERVER="$(find_redis)"
 
