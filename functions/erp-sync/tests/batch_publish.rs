@@ -10,9 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchyard_config::Settings;
-use switchyard_idempotency::{DynamoDbStore, StoreOptions};
 use switchyard_local::erp::ErpStub;
 use switchyard_publish::eventbridge::{EventBridgeEntry, PutEventsApi};
 use switchyard_publish::{
@@ -20,6 +19,8 @@ use switchyard_publish::{
 };
 use switchyard_testkit::moto::{BusToQueue, receive};
 use switchyard_triggers::registry::{App, MessageApp, Platform, Resources, Trigger};
+
+mod common;
 
 /// The real client on moto, counting calls; refuses (without sending) the
 /// entries whose detail names a cause in `refuse`.
@@ -71,26 +72,13 @@ impl PutEventsApi for Counted {
     }
 }
 
-fn order(i: usize) -> String {
-    json!({
-        "specversion": "1.0", "id": format!("evt-order-{i:03}"), "source": "switchyard/tests",
-        "type": "order.placed", "time": "2026-11-20T09:00:00Z", "subject": format!("O-{i:03}"),
-        "datacontenttype": "application/json", "dataschema": "urn:switchyard:schema:order.placed:v2",
-        "dataversion": 2, "correlationid": format!("corr-{i:03}"),
-        "data": {"orderId": format!("O-{i:03}"), "customerId": "C-1", "currency": "EUR",
-            "lines": [{"sku": "SKU-1", "quantity": "2", "unitPrice": "5.00", "lineTotal": "10.00"}],
-            "total": "10.00", "placedAt": "2026-11-20T08:59:00Z"}
-    })
-    .to_string()
-}
-
 fn batch(orders: impl IntoIterator<Item = usize>, receive_count: u32) -> SqsEvent {
     let mut event = SqsEvent::default();
     for i in orders {
         let mut m = SqsMessage::default();
         m.message_id = Some(format!("m-{i:03}"));
         m.receipt_handle = Some(format!("rh-{i:03}"));
-        m.body = Some(order(i));
+        m.body = Some(common::order_envelope(i).to_string());
         m.event_source_arn = Some("arn:aws:sqs:us-east-1:123456789012:erp-sync".to_owned());
         m.attributes.insert(
             "ApproximateReceiveCount".to_owned(),
@@ -117,15 +105,7 @@ async fn one_put_events_call_per_batch_and_a_refused_entry_retries_only_its_orde
     let eb = aws_sdk_eventbridge::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let wiring = BusToQueue::create(&eb, &sqs, r#"{"detail-type": ["erp.order-synced"]}"#).await;
-    let table = switchyard_testkit::unique_name("idempotency");
-    DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table.clone(),
-        StoreOptions::default(),
-    )
-    .create_table_if_missing()
-    .await
-    .expect("create the idempotency table");
+    let table = common::idempotency_table(&aws).await;
     let erp = ErpStub::start().await;
 
     let client = Counted {

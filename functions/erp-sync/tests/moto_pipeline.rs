@@ -11,9 +11,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use switchyard_config::Settings;
-use switchyard_idempotency::{DynamoDbStore, StoreOptions};
 use switchyard_local::erp::ErpStub;
 use switchyard_publish::sqs::AwsSqs;
 use switchyard_publish::{InMemoryPublisher, Publisher};
@@ -23,28 +22,8 @@ use switchyard_triggers::park::attributes;
 use switchyard_triggers::registry::{App, Platform, Resources, Trigger};
 use switchyard_triggers::sqs::SqsApi;
 
-fn order_envelope(i: usize) -> Value {
-    json!({
-        "specversion": "1.0",
-        "id": format!("evt-order-{i:03}"),
-        "source": "switchyard/tests",
-        "type": "order.placed",
-        "time": "2026-11-20T09:00:00Z",
-        "subject": format!("O-{i:03}"),
-        "datacontenttype": "application/json",
-        "dataschema": "urn:switchyard:schema:order.placed:v2",
-        "dataversion": 2,
-        "correlationid": format!("corr-{i:03}"),
-        "data": {
-            "orderId": format!("O-{i:03}"),
-            "customerId": "C-1",
-            "currency": "EUR",
-            "lines": [{ "sku": "SKU-1", "quantity": "2", "unitPrice": "5.00", "lineTotal": "10.00" }],
-            "total": "10.00",
-            "placedAt": "2026-11-20T08:59:00Z"
-        }
-    })
-}
+mod common;
+use common::order_envelope;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_messages_through_the_event_source_mapping() {
@@ -63,15 +42,7 @@ async fn two_hundred_messages_through_the_event_source_mapping() {
     )
     .await
     .url;
-    let table = switchyard_testkit::unique_name("idempotency");
-    DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table.clone(),
-        StoreOptions::default(),
-    )
-    .create_table_if_missing()
-    .await
-    .expect("create the idempotency table");
+    let table = common::idempotency_table(&aws).await;
 
     let erp = ErpStub::start().await;
     for i in 0..20 {

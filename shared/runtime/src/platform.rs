@@ -17,8 +17,10 @@ pub(crate) enum Threads {
     /// One: a Lambda function handles one invocation at a time, so its
     /// network I/O (ERP, store, publisher) is woken on the thread that
     /// awaits it — no cross-thread wake-ups, no worker threads.
+    #[cfg(feature = "lambda")]
     One,
     /// A worker per core: the Function App serves concurrent requests.
+    #[cfg(feature = "azure")]
     Many,
 }
 
@@ -32,7 +34,9 @@ pub(crate) fn run_main<E: std::fmt::Display>(
 ) -> std::process::ExitCode {
     switchyard_telemetry::init();
     let mut builder = match threads {
+        #[cfg(feature = "lambda")]
         Threads::One => tokio::runtime::Builder::new_current_thread(),
+        #[cfg(feature = "azure")]
         Threads::Many => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = match builder.enable_all().build() {

@@ -1,0 +1,45 @@
+//! Shared by erp-sync's moto tests: the order envelopes they send and the
+//! idempotency table they run on.
+#![allow(dead_code, unreachable_pub)]
+
+use serde_json::{Value, json};
+use switchyard_idempotency::{DynamoDbStore, StoreOptions};
+
+/// `order.placed` v2 number `i`: id `evt-order-<i>`, order `O-<i>`,
+/// correlation `corr-<i>` (three digits).
+pub fn order_envelope(i: usize) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": format!("evt-order-{i:03}"),
+        "source": "switchyard/tests",
+        "type": "order.placed",
+        "time": "2026-11-20T09:00:00Z",
+        "subject": format!("O-{i:03}"),
+        "datacontenttype": "application/json",
+        "dataschema": "urn:switchyard:schema:order.placed:v2",
+        "dataversion": 2,
+        "correlationid": format!("corr-{i:03}"),
+        "data": {
+            "orderId": format!("O-{i:03}"),
+            "customerId": "C-1",
+            "currency": "EUR",
+            "lines": [{ "sku": "SKU-1", "quantity": "2", "unitPrice": "5.00", "lineTotal": "10.00" }],
+            "total": "10.00",
+            "placedAt": "2026-11-20T08:59:00Z"
+        }
+    })
+}
+
+/// A fresh idempotency table on moto's DynamoDB; its name.
+pub async fn idempotency_table(aws: &aws_config::SdkConfig) -> String {
+    let table = switchyard_testkit::unique_name("idempotency");
+    DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(aws),
+        table.clone(),
+        StoreOptions::default(),
+    )
+    .create_table_if_missing()
+    .await
+    .expect("create the idempotency table");
+    table
+}
