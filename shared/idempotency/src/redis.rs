@@ -369,12 +369,12 @@ impl IdempotencyStore for RedisStore {
                 got: set.len(),
             });
         }
-        let mut details: Vec<Option<ClaimDetail>> = set
-            .iter()
-            .map(|v| matches!(v, Value::Okay).then(|| ClaimDetail::new(ClaimOutcome::Claimed)))
+        // The keys that had a record (their SET NX was refused): one script
+        // reads and decides them.
+        let taken: Vec<usize> = (0..keys.len())
+            .filter(|i| !matches!(set[*i], Value::Okay))
             .collect();
-        // The keys that had a record: one script reads and decides them.
-        let taken: Vec<usize> = (0..keys.len()).filter(|i| details[*i].is_none()).collect();
+        let mut decided = Vec::with_capacity(taken.len());
         if !taken.is_empty() {
             let script_keys: Vec<String> = taken.iter().map(|i| keys[*i].clone()).collect();
             let mut script_args = Vec::with_capacity(2 + 4 * taken.len());
@@ -403,14 +403,25 @@ impl IdempotencyStore for RedisStore {
                     got: items.len(),
                 });
             }
-            for (i, item) in taken.into_iter().zip(&items) {
-                details[i] = Some(parse_claim(&batch.unique[i].key, item)?);
+            for (i, item) in taken.iter().zip(&items) {
+                decided.push(parse_claim(&batch.unique[*i].key, item)?);
             }
         }
-        let outcomes = details
-            .into_iter()
-            .map(|d| d.unwrap_or_else(|| ClaimDetail::new(ClaimOutcome::Claimed)))
-            .collect();
+        // In key order: claimed by the pipeline, or as the script decided.
+        let mut decided = decided.into_iter();
+        let mut outcomes = Vec::with_capacity(keys.len());
+        for reply in &set {
+            let detail = if matches!(reply, Value::Okay) {
+                ClaimDetail::new(ClaimOutcome::Claimed)
+            } else {
+                decided.next().ok_or(StoreError::ResultCount {
+                    backend: BACKEND,
+                    expected: taken.len(),
+                    got: outcomes.len(),
+                })?
+            };
+            outcomes.push(detail);
+        }
         batch.expand(BACKEND, outcomes)
     }
 

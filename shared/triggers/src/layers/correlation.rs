@@ -1,9 +1,9 @@
 //! Correlation: a tracing span per message with the ids an operator
-//! searches by, and the publisher's cause so outgoing events inherit the
-//! correlation id and name this event as their cause.
+//! searches by. (The publisher's cause, so outgoing events inherit the
+//! correlation id and name this event as their cause, is
+//! `switchyard_publish::Cause::of`.)
 
 use switchyard_contracts::Envelope;
-use switchyard_publish::Cause;
 
 /// The span every message is handled in.
 pub(crate) fn span_for<E>(
@@ -29,13 +29,4 @@ pub(crate) fn span_for<E>(
         }
     }
     span
-}
-
-/// The cause the publisher attaches to events published while handling `event`.
-pub(crate) fn cause_of<E>(event: &Envelope<E>) -> Cause {
-    Cause {
-        event_id: event.id.clone(),
-        correlation_id: event.correlationid.clone(),
-        traceparent: event.traceparent.clone(),
-    }
 }

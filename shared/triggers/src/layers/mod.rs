@@ -4,7 +4,7 @@ mod correlation;
 mod idempotency;
 mod panic;
 
-pub(crate) use correlation::{cause_of, span_for};
+pub(crate) use correlation::span_for;
 pub use idempotency::Idempotency;
 pub(crate) use idempotency::{Claim, OwnedKey, Settlement, claim_batch};
 pub(crate) use panic::catch_panic;

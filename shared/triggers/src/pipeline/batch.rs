@@ -14,7 +14,7 @@ use crate::handler::Handler;
 use crate::layers::{Claim, Settlement};
 use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::{Delivery, Outcome};
-use crate::pipeline::process::{Ran, ran_outcome};
+use crate::pipeline::process::Settled;
 
 /// How a batch is scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl<H: Handler> Pipeline<H> {
             .collect();
 
         let limit = self.settings.max_concurrency.max(1);
-        let results: Vec<Ran> = match ordering {
+        let results: Vec<Settled> = match ordering {
             Ordering::Concurrent => {
                 let ran = futures_util::stream::iter(
                     items.into_iter().map(|item| self.process(item, deadline)),
@@ -84,14 +84,14 @@ impl<H: Handler> Pipeline<H> {
                 .buffer_unordered(limit)
                 .collect::<Vec<_>>()
                 .await;
-                let mut slots: Vec<Option<Ran>> = (0..total).map(|_| None).collect();
-                for (i, ran) in per_group.into_iter().flatten() {
-                    slots[i] = Some(ran);
+                let mut slots: Vec<Option<Settled>> = (0..total).map(|_| None).collect();
+                for (i, settled) in per_group.into_iter().flatten() {
+                    slots[i] = Some(settled);
                 }
                 slots
                     .into_iter()
                     .map(|s| {
-                        s.unwrap_or(Ran::Outcome(Outcome::NotStarted {
+                        s.unwrap_or(Settled::Outcome(Outcome::NotStarted {
                             reason: "not scheduled".to_owned(),
                         }))
                     })
@@ -102,23 +102,19 @@ impl<H: Handler> Pipeline<H> {
         let mut settlement = Settlement::default();
         let outcomes = results
             .into_iter()
-            .map(|ran| match ran {
-                Ran::Outcome(o) => o,
-                Ran::Completed(o, owned, response) => {
+            .map(|settled| match settled {
+                Settled::Outcome(o) => o,
+                Settled::Completed(o, owned, response) => {
                     settlement.completions.push(
                         switchyard_idempotency::Completion::new(owned.key, response)
                             .with_claimed_hash(owned.hash),
                     );
                     o
                 }
-                Ran::Release(o, key) => {
+                Settled::Release(o, key) => {
                     settlement.releases.push(key);
                     o
                 }
-                // `flush` settled every handled message.
-                Ran::Handled(_) => Outcome::Retry {
-                    reason: "handled but its events were never flushed".to_owned(),
-                },
             })
             .collect();
         settlement.settle(self.idempotency.as_ref()).await;
@@ -129,37 +125,32 @@ impl<H: Handler> Pipeline<H> {
         &self,
         group: Group<H::Event>,
         deadline: SystemTime,
-    ) -> Vec<(usize, Ran)> {
+    ) -> Vec<(usize, Settled)> {
         let mut out = Vec::with_capacity(group.len());
         let mut failed: Option<String> = None;
         for (i, item) in group {
-            let ran = match &failed {
-                Some(id) => {
-                    let outcome = Outcome::NotStarted {
-                        reason: format!("an earlier message of its FIFO group failed ({id})"),
-                    };
+            if let Some(id) = &failed {
+                let outcome = Outcome::NotStarted {
+                    reason: format!("an earlier message of its FIFO group failed ({id})"),
+                };
+                out.push((
+                    i,
                     match item.claim {
-                        Claim::Owned(owned) => Ran::Release(outcome, owned.key),
-                        _ => Ran::Outcome(outcome),
-                    }
+                        Claim::Owned(owned) => Settled::Release(outcome, owned.key),
+                        _ => Settled::Outcome(outcome),
+                    },
+                ));
+                continue;
+            }
+            let id = item.delivery.message_id.clone();
+            let ran = self.process(item, deadline).await;
+            // One flush per message: the group stops at a refused event.
+            for settled in self.flush(vec![ran], deadline).await {
+                if settled.outcome().needs_retry() {
+                    failed = Some(id.clone());
                 }
-                None => {
-                    let id = item.delivery.message_id.clone();
-                    let ran = self.process(item, deadline).await;
-                    let ran = self
-                        .flush(vec![ran], deadline)
-                        .await
-                        .pop()
-                        .unwrap_or(Ran::Outcome(Outcome::NotStarted {
-                            reason: "not scheduled".to_owned(),
-                        }));
-                    if ran_outcome(&ran).needs_retry() {
-                        failed = Some(id);
-                    }
-                    ran
-                }
-            };
-            out.push((i, ran));
+                out.push((i, settled));
+            }
         }
         out
     }

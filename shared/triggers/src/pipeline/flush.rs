@@ -23,7 +23,7 @@ use crate::handler::Handler;
 use crate::layers::Idempotency;
 use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::Outcome;
-use crate::pipeline::process::{Done, Ran};
+use crate::pipeline::process::{Done, Ran, Settled};
 
 /// What the store says about one event of a redelivered message.
 enum Mark {
@@ -36,65 +36,81 @@ enum Mark {
     Claimed(String),
 }
 
-/// One message's events within the flushed list.
+/// Whether the publisher accepted one event: its id, or why not.
+type Accepted = Result<String, String>;
+
+/// One handled message's events within the flushed list.
 struct Owner {
-    /// Position of the message in the batch.
-    slot: usize,
     /// Its events' positions in the list sent to the publisher.
     events: Range<usize>,
-    /// The marker key of each of its events, in the same order.
-    markers: Vec<(String, bool)>,
+    /// The marker claimed for each of its events on a redelivery, in the
+    /// same order (`None`: not claimed; its key is built only if needed).
+    claimed: Vec<Option<String>>,
     /// How many of its events were skipped as already published.
     skipped: usize,
+    /// Every one of its events accepted, or why not.
+    verdict: Result<(), String>,
+}
+
+/// A message of the batch while the flush runs.
+enum Slot {
+    Settled(Settled),
+    Handled(Done, Owner),
 }
 
 impl<H: Handler> Pipeline<H> {
     /// Publishes the events of every [`Ran::Handled`] message in one
     /// publisher call and settles each message: completed when all its
-    /// events were accepted, released and retried otherwise.
-    pub(crate) async fn flush(&self, mut ran: Vec<Ran>, deadline: SystemTime) -> Vec<Ran> {
+    /// events were accepted, released and retried otherwise. One result
+    /// per message, in order.
+    pub(crate) async fn flush(&self, ran: Vec<Ran>, deadline: SystemTime) -> Vec<Settled> {
         let mut marks = self.look_up_markers(&ran, deadline).await;
         let mut events: Vec<OutgoingEvent> = Vec::new();
-        let mut owners: Vec<Owner> = Vec::new();
-        for (slot, r) in ran.iter_mut().enumerate() {
-            let Ran::Handled(done) = r else { continue };
-            let mut slot_marks = marks.remove(&slot).unwrap_or_default().into_iter();
+        let mut slots: Vec<Slot> = Vec::with_capacity(ran.len());
+        for (position, r) in ran.into_iter().enumerate() {
+            let mut done = match r {
+                Ran::Settled(settled) => {
+                    slots.push(Slot::Settled(settled));
+                    continue;
+                }
+                Ran::Handled(done) => done,
+            };
+            let mut message_marks = marks.remove(&position).unwrap_or_default().into_iter();
             let start = events.len();
             let mut owner = Owner {
-                slot,
                 events: 0..0,
-                markers: Vec::new(),
+                claimed: Vec::new(),
                 skipped: 0,
+                verdict: Ok(()),
             };
             for event in std::mem::take(&mut done.events) {
-                match slot_marks.next().unwrap_or(Mark::Unknown) {
+                match message_marks.next().unwrap_or(Mark::Unknown) {
                     Mark::Published => {
                         owner.skipped += 1;
                         continue;
                     }
-                    Mark::Claimed(key) => owner.markers.push((key, true)),
-                    Mark::Unknown => owner.markers.push((self.marker_key(&event.id), false)),
+                    Mark::Claimed(key) => owner.claimed.push(Some(key)),
+                    Mark::Unknown => owner.claimed.push(None),
                 }
                 events.push(event);
             }
             owner.events = start..events.len();
-            owners.push(owner);
-        }
-        if owners.is_empty() {
-            return ran;
+            slots.push(Slot::Handled(done, owner));
         }
         let accepted = self.publish_flushed(events, deadline).await;
-        let verdicts: Vec<Result<(), String>> =
-            owners.iter().map(|o| verdict(&accepted, o)).collect();
-        self.record_markers(&owners, &accepted, &verdicts, deadline)
-            .await;
-        for (owner, verdict) in owners.iter().zip(verdicts) {
-            let slot = &mut ran[owner.slot];
-            if let Ran::Handled(done) = std::mem::replace(slot, Ran::Outcome(Outcome::Handled)) {
-                *slot = settle(done, verdict, owner.skipped);
+        for slot in &mut slots {
+            if let Slot::Handled(_, owner) = slot {
+                owner.verdict = verdict(&accepted[owner.events.clone()]);
             }
         }
-        ran
+        self.record_markers(&slots, &accepted, deadline).await;
+        slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Settled(settled) => settled,
+                Slot::Handled(done, owner) => settle(done, owner.verdict, owner.skipped),
+            })
+            .collect()
     }
 
     fn marker_key(&self, event_id: &str) -> String {
@@ -160,7 +176,7 @@ impl<H: Handler> Pipeline<H> {
         &self,
         events: Vec<OutgoingEvent>,
         deadline: SystemTime,
-    ) -> Vec<Result<(), String>> {
+    ) -> Vec<Accepted> {
         let count = events.len();
         if count == 0 {
             return Vec::new();
@@ -185,7 +201,7 @@ impl<H: Handler> Pipeline<H> {
             Ok(Ok(outcomes)) => outcomes
                 .into_iter()
                 .map(|o| match o {
-                    PublishOutcome::Published { .. } => Ok(()),
+                    PublishOutcome::Published { event_id, .. } => Ok(event_id),
                     PublishOutcome::Failed { code, message, .. } => {
                         Err(format!("{code}: {message}"))
                     }
@@ -196,31 +212,30 @@ impl<H: Handler> Pipeline<H> {
 
     /// Records the accepted events of messages that will be retried, and
     /// releases the markers claimed for nothing.
-    async fn record_markers(
-        &self,
-        owners: &[Owner],
-        accepted: &[Result<(), String>],
-        verdicts: &[Result<(), String>],
-        deadline: SystemTime,
-    ) {
+    async fn record_markers(&self, slots: &[Slot], accepted: &[Accepted], deadline: SystemTime) {
         let Some(idem) = &self.idempotency else {
             return;
         };
         let mut to_claim = Vec::new();
         let mut to_record = Vec::new();
         let mut to_release = Vec::new();
-        for (owner, verdict) in owners.iter().zip(verdicts) {
-            for ((key, claimed), result) in
-                owner.markers.iter().zip(&accepted[owner.events.clone()])
-            {
-                match (verdict.is_err(), result.is_ok(), claimed) {
-                    (true, true, false) => {
-                        to_claim.push(ClaimRequest::new(key.clone(), deadline));
+        for slot in slots {
+            let Slot::Handled(_, owner) = slot else {
+                continue;
+            };
+            let retried = owner.verdict.is_err();
+            for (claimed, result) in owner.claimed.iter().zip(&accepted[owner.events.clone()]) {
+                match (retried, result, claimed) {
+                    (true, Ok(_), Some(key)) => {
                         to_record.push(Completion::new(key.clone(), "published"));
                     }
-                    (true, true, true) => to_record.push(Completion::new(key.clone(), "published")),
-                    (_, _, true) => to_release.push(key.clone()),
-                    (_, _, false) => {}
+                    (true, Ok(event_id), None) => {
+                        let key = self.marker_key(event_id);
+                        to_claim.push(ClaimRequest::new(key.clone(), deadline));
+                        to_record.push(Completion::new(key, "published"));
+                    }
+                    (_, _, Some(key)) => to_release.push(key.clone()),
+                    (_, _, None) => {}
                 }
             }
         }
@@ -252,9 +267,8 @@ async fn record(
     }
 }
 
-/// A message's verdict: every one of its events accepted, or why not.
-fn verdict(accepted: &[Result<(), String>], owner: &Owner) -> Result<(), String> {
-    let own = &accepted[owner.events.clone()];
+/// A message's verdict from its events: every one accepted, or why not.
+fn verdict(own: &[Accepted]) -> Result<(), String> {
     let failed: Vec<&String> = own.iter().filter_map(|r| r.as_ref().err()).collect();
     match failed.first() {
         None => Ok(()),
@@ -267,7 +281,7 @@ fn verdict(accepted: &[Result<(), String>], owner: &Owner) -> Result<(), String>
 }
 
 /// Settles one handled message by its verdict.
-fn settle(done: Done, verdict: Result<(), String>, skipped: usize) -> Ran {
+fn settle(done: Done, verdict: Result<(), String>, skipped: usize) -> Settled {
     let Done {
         span,
         key,
@@ -285,17 +299,17 @@ fn settle(done: Done, verdict: Result<(), String>, skipped: usize) -> Ran {
                 tracing::info!("handled");
             }
             match (key, response) {
-                (Some(k), Some(r)) => Ran::Completed(Outcome::Handled, k, r),
-                (Some(k), None) => Ran::Release(Outcome::Handled, k.key),
-                (None, _) => Ran::Outcome(Outcome::Handled),
+                (Some(k), Some(r)) => Settled::Completed(Outcome::Handled, k, r),
+                (Some(k), None) => Settled::Release(Outcome::Handled, k.key),
+                (None, _) => Settled::Outcome(Outcome::Handled),
             }
         }
         Err(reason) => {
             tracing::warn!(%reason, "events not all published; will be retried");
             let outcome = Outcome::Retry { reason };
             match key {
-                Some(k) => Ran::Release(outcome, k.key),
-                None => Ran::Outcome(outcome),
+                Some(k) => Settled::Release(outcome, k.key),
+                None => Settled::Outcome(outcome),
             }
         }
     })

@@ -6,26 +6,53 @@
 use std::time::{Duration, SystemTime};
 
 use switchyard_contracts::DecodeError;
-use switchyard_publish::{OutgoingEvent, apply_cause};
+use switchyard_publish::{Cause, OutgoingEvent, apply_cause};
 use tracing::Instrument;
 
 use crate::handler::{Context, Handled, Handler, HandlerError};
-use crate::layers::{Claim, OwnedKey, catch_panic, cause_of, span_for};
+use crate::layers::{Claim, OwnedKey, catch_panic, span_for};
 use crate::pipeline::batch::Item;
 use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::Outcome;
 use crate::pipeline::settings::Unsubscribed;
 
+/// A message's final outcome, with what to do with its claim.
+pub(crate) enum Settled {
+    /// No claim to complete or release.
+    Outcome(Outcome),
+    /// Complete the claim with `response`.
+    Completed(Outcome, OwnedKey, String),
+    /// Release the claim `key`.
+    Release(Outcome, String),
+}
+
+impl Settled {
+    /// The outcome.
+    pub(crate) fn outcome(&self) -> &Outcome {
+        match self {
+            Settled::Outcome(o) | Settled::Completed(o, ..) | Settled::Release(o, _) => o,
+        }
+    }
+}
+
 /// Where one message stands after its handler ran.
 pub(crate) enum Ran {
-    /// Settled without a claim to complete or release.
-    Outcome(Outcome),
-    /// Settled: complete the claim with `response`.
-    Completed(Outcome, OwnedKey, String),
-    /// Settled: release the claim `key`.
-    Release(Outcome, String),
+    /// Done with: nothing waits for the flush.
+    Settled(Settled),
     /// The handler succeeded; its events wait for the flush.
     Handled(Done),
+}
+
+impl From<Settled> for Ran {
+    fn from(settled: Settled) -> Self {
+        Ran::Settled(settled)
+    }
+}
+
+impl From<Outcome> for Ran {
+    fn from(outcome: Outcome) -> Self {
+        Ran::Settled(Settled::Outcome(outcome))
+    }
 }
 
 /// A successful run whose events are not published yet.
@@ -62,19 +89,19 @@ impl<H: Handler> Pipeline<H> {
                     if self.settings.unsubscribed == Unsubscribed::Ignore =>
                 {
                     tracing::info!(%event_type, "not a type this function consumes; ignored");
-                    return Ran::Outcome(Outcome::Ignored { event_type });
+                    return Ran::from(Outcome::Ignored { event_type });
                 }
-                Err(err) => return Ran::Outcome(self.park(&delivery, err.kind(), &err.to_string()).await),
+                Err(err) => return Ran::from(self.park(&delivery, err.kind(), &err.to_string()).await),
             };
             let key = match claim {
                 Claim::Unguarded => None,
                 Claim::Owned(key) => Some(key),
                 Claim::Completed => {
                     tracing::info!("duplicate of a completed message; acknowledged without running");
-                    return Ran::Outcome(Outcome::Duplicate);
+                    return Ran::from(Outcome::Duplicate);
                 }
                 Claim::InProgress => {
-                    return Ran::Outcome(Outcome::Retry {
+                    return Ran::from(Outcome::Retry {
                         reason: "another invocation is processing this event".to_owned(),
                     });
                 }
@@ -83,20 +110,20 @@ impl<H: Handler> Pipeline<H> {
                         "event {} was already processed with a different payload",
                         event.id
                     );
-                    return Ran::Outcome(self.park(&delivery, "payload_mismatch", &reason).await);
+                    return Ran::from(self.park(&delivery, "payload_mismatch", &reason).await);
                 }
                 Claim::BadKey(reason) => {
-                    return Ran::Outcome(self.park(&delivery, "idempotency_key", &reason).await);
+                    return Ran::from(self.park(&delivery, "idempotency_key", &reason).await);
                 }
                 Claim::StoreDown(reason) => {
-                    return Ran::Outcome(Outcome::Retry {
+                    return Ran::from(Outcome::Retry {
                         reason: format!("idempotency store unavailable: {reason}"),
                     });
                 }
             };
             let finish = |outcome: Outcome| match &key {
-                Some(k) => Ran::Release(outcome, k.key.clone()),
-                None => Ran::Outcome(outcome),
+                Some(k) => Settled::Release(outcome, k.key.clone()).into(),
+                None => outcome.into(),
             };
 
             let now = SystemTime::now();
@@ -119,7 +146,7 @@ impl<H: Handler> Pipeline<H> {
                 delivery_attempt: delivery.attempt.max(1),
                 message_id: delivery.message_id.clone(),
             };
-            let cause = cause_of(&event);
+            let cause = Cause::of(&event);
             // Inline publishes inside the handler carry the cause through the
             // task-local; the returned events get it applied below.
             let run = switchyard_publish::with_cause(
@@ -161,12 +188,5 @@ impl<H: Handler> Pipeline<H> {
         }
         .instrument(span)
         .await
-    }
-}
-
-pub(crate) fn ran_outcome(ran: &Ran) -> &Outcome {
-    match ran {
-        Ran::Outcome(o) | Ran::Completed(o, ..) | Ran::Release(o, _) => o,
-        Ran::Handled(_) => &Outcome::Handled,
     }
 }
