@@ -3,7 +3,8 @@
 #
 # 1. installs the pinned emulators and checkers into .tools/ (git-ignored);
 # 2. starts moto server and redis-server on free 127.0.0.1 ports;
-# 3. runs cargo fmt --check, clippy -D warnings and the whole test suite with
+# 3. runs cargo fmt --check, clippy -D warnings, `switchyard package` (the
+#    deployable artifacts the tests then run) and the whole test suite with
 #    the emulators' endpoints exported (AWS_ENDPOINT_URL, REDIS_URL, ...),
 #    then the template checks: cfn-lint and tests/infra (our own checks and a
 #    deploy into moto's CloudFormation);
@@ -71,6 +72,14 @@ cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The deployable artifacts, built as a user would build them (release
+# profile, cargo lambda for the Lambda zips); the tests below run them
+# (shared/local/tests/package_*.rs). x86_64: the machine's own target.
+log "switchyard package --target all --arch x86_64"
+PACKAGE_DIR="$RUN_DIR/package"
+cargo run -p switchyard-local --locked --quiet -- package --target all --arch x86_64 --out "$PACKAGE_DIR"
+export SWITCHYARD_PACKAGE_DIR="$PACKAGE_DIR"
+
 log "cargo test (all crates, emulators at $AWS_ENDPOINT_URL and $REDIS_URL)"
 cargo test --workspace --locked --no-fail-fast
 
@@ -82,8 +91,8 @@ cargo fmt --manifest-path examples/external-handler/Cargo.toml -- --check
 CARGO_TARGET_DIR="$ROOT/target" cargo test --manifest-path examples/external-handler/Cargo.toml --locked
 
 if [ -f "$ROOT/template.yaml" ]; then
-    log "cfn-lint template.yaml"
-    cfn-lint "$ROOT/template.yaml"
+    log "cfn-lint template.yaml and the packaged template"
+    cfn-lint "$ROOT/template.yaml" "$PACKAGE_DIR/aws/template.yaml"
 
     # Our own template checks, the SAM translation, and a deploy of it into
     # moto's CloudFormation (tests/infra/README.md); emulators still running.

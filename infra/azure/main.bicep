@@ -27,6 +27,13 @@ param auditStore string = 'file:/home/data/switchyard/audit.redb'
 @secure()
 param standardWebhookSecret string
 
+@description('Access token(s) of CloudEvents producers (Event Grid: access_token=<token> in the endpoint URL); empty disables /webhooks/cloudevents.')
+@secure()
+param cloudEventsWebhookToken string = ''
+
+@description('Origins the CloudEvents validation handshake consents to (comma-separated, or *).')
+param cloudEventsAllowedOrigins string = 'eventgrid.azure.net'
+
 @description('Deliveries of one message to erp-sync before Service Bus dead-letters it.')
 param erpSyncMaxDeliveryCount int = 5
 
@@ -274,7 +281,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = { // checkov:skip=CKV_AZ
           value: insights.properties.ConnectionString
         }
         {
-          // The trigger's connection (erp-sync/function.json): Listen only.
+          // The Service Bus triggers' connection (the generated function.json files): Listen only.
           name: 'ServiceBusListenConnection'
           value: listenRule.listKeys().primaryConnectionString
         }
@@ -320,6 +327,14 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = { // checkov:skip=CKV_AZ
         {
           name: 'SWITCHYARD_STANDARD_WEBHOOK_SECRET'
           value: standardWebhookSecret
+        }
+        {
+          name: 'SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN'
+          value: cloudEventsWebhookToken
+        }
+        {
+          name: 'SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS'
+          value: cloudEventsAllowedOrigins
         }
       ]
     }

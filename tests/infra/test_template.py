@@ -325,7 +325,8 @@ class TemplateChecksTest(unittest.TestCase):
 
     def test_secrets_are_no_echo(self) -> None:
         self.assertEqual(no_echo_problems(self.template), [])
-        for name in ("DynamicsWebhookKey", "HubSpotClientSecret", "StandardWebhookSecret", "StripeWebhookSecret"):
+        for name in ("DynamicsWebhookKey", "HubSpotClientSecret", "StandardWebhookSecret", "StripeWebhookSecret",
+                     "CloudEventsWebhookToken"):
             self.assertIs(self.template["Parameters"][name].get("NoEcho"), True, name)
 
     def test_redrive_policies_allow_five_receives(self) -> None:
@@ -563,6 +564,7 @@ class WiringFromTemplateTest(unittest.TestCase):
             set(env("CrmWebhookFunction")),
             {"SWITCHYARD_DYNAMICS_WEBHOOK_KEY", "SWITCHYARD_DYNAMICS_WEBHOOK_HEADER", "SWITCHYARD_HUBSPOT_CLIENT_SECRET",
              "SWITCHYARD_SALESFORCE_ORG_IDS", "SWITCHYARD_STANDARD_WEBHOOK_SECRET", "SWITCHYARD_STRIPE_WEBHOOK_SECRET",
+             "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN", "SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS",
              "SWITCHYARD_PUBLIC_BASE_URL", "SWITCHYARD_IDEMPOTENCY", "EVENT_BUS_NAME"})
 
     def test_deploy_refuses_a_webhook_without_providers(self) -> None:
@@ -571,7 +573,7 @@ class WiringFromTemplateTest(unittest.TestCase):
         # does not evaluate Rules).
         provider_vars = {"SWITCHYARD_DYNAMICS_WEBHOOK_KEY", "SWITCHYARD_HUBSPOT_CLIENT_SECRET",
                          "SWITCHYARD_SALESFORCE_ORG_IDS", "SWITCHYARD_STANDARD_WEBHOOK_SECRET",
-                         "SWITCHYARD_STRIPE_WEBHOOK_SECRET"}
+                         "SWITCHYARD_STRIPE_WEBHOOK_SECRET", "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN"}
         env = self.resources["CrmWebhookFunction"]["Properties"]["Environment"]["Variables"]
         provider_params = {env[v]["Ref"] for v in provider_vars}
         (assertion,) = self.template["Rules"]["AtLeastOneCrmProvider"]["Assertions"]

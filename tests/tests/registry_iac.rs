@@ -1,6 +1,7 @@
 //! The registry against the IaC: every registered function has its
-//! resources in `template.yaml` (AWS) and `infra/azure` (Azure) for the
-//! triggers it declares; every rule and subscription that feeds a function
+//! resources in `template.yaml` (AWS) and `infra/azure/main.bicep` (Azure;
+//! its `function.json` is generated from the declaration) for the triggers
+//! it declares; every rule and subscription that feeds a function
 //! filters on event types the function consumes; and every consumed event
 //! has a producer — a registered function, or an external producer the
 //! function documents.
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use switchyard_local::template::{self, StackSpec, TargetSpec};
+use switchyard_runtime::azure_files::function_json;
 use switchyard_testkit::bicep::{self, Resource};
 use switchyard_triggers::registry::{Function, Trigger};
 
@@ -115,12 +117,17 @@ fn every_registered_function_with_a_service_bus_trigger_has_its_azure_resources(
         if !function.triggers.iter().any(|t| t.is_azure()) {
             continue;
         }
-        let folder: Value =
-            serde_json::from_str(&azure(&format!("{}/function.json", function.name)))
-                .unwrap_or_else(|e| panic!("{}/function.json: {e}", function.name));
+        let folder = function_json(&function)
+            .unwrap_or_else(|| panic!("{}: no function.json is generated", function.name));
         let trigger = &folder["bindings"][0];
         if function.has(Trigger::ServiceBus) {
             assert_eq!(trigger["type"], "serviceBusTrigger", "{}", function.name);
+            let topic = trigger["topicName"].as_str().unwrap();
+            assert!(
+                azure("main.bicep").contains(&format!("var topicName = '{topic}'")),
+                "{}: topic {topic} is not main.bicep's topic",
+                function.name
+            );
             let subscription = trigger["subscriptionName"].as_str().unwrap();
             assert!(
                 subscription_types(&all, subscription).is_some(),
@@ -189,8 +196,7 @@ fn subscriptions_filter_on_events_the_function_consumes() {
         }
         let consumes: BTreeSet<String> =
             function.consumes.iter().map(|t| (*t).to_owned()).collect();
-        let folder: Value =
-            serde_json::from_str(&azure(&format!("{}/function.json", function.name))).unwrap();
+        let folder = function_json(&function).unwrap();
         let subscription = folder["bindings"][0]["subscriptionName"].as_str().unwrap();
         let types = subscription_types(&all, subscription).unwrap();
         assert!(!types.is_empty(), "{subscription} does not filter on type");

@@ -38,12 +38,14 @@ impl AuditStore for DynamoDbAuditStore {
             .item("event_type", s(&r.event_type))
             .item("source", s(&r.source))
             .item("correlation_id", s(&r.correlation_id))
-            .item("time", s(&r.time.to_rfc3339()))
             .item("data_digest", s(&r.data_digest))
             .item("recorded_at", s(&chrono::Utc::now().to_rfc3339()))
             .condition_expression("attribute_not_exists(pk)");
         if let Some(c) = &r.causation_id {
             req = req.item("causation_id", s(c));
+        }
+        if let Some(t) = &r.time {
+            req = req.item("time", s(&t.to_rfc3339()));
         }
         match req.send().await {
             Ok(_) => Ok(Recorded::Written),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use switchyard_triggers::config::{ConfigError, Settings};
-use switchyard_triggers::registry::{BuildContext, Function, Setting, Trigger};
+use switchyard_triggers::registry::{BuildContext, DEFAULT_TOPIC, Function, Setting, Trigger};
 
 use crate::{AuditLog, AuditStore, FUNCTION_NAME};
 
@@ -70,14 +70,16 @@ pub async fn build(ctx: BuildContext) -> Result<AuditLog, ConfigError> {
     Ok(AuditLog::new(store))
 }
 
-/// The registration: an EventBridge rule target on Lambda, a Service Bus
-/// subscription on Azure.
+/// The registration: an EventBridge rule target on Lambda, the Service Bus
+/// subscription `audit` of the topic `integration` on Azure.
 pub fn function() -> Function {
     Function::messages(
         FUNCTION_NAME,
         &[Trigger::EventBridge, Trigger::ServiceBus],
         build,
     )
+    .topic(DEFAULT_TOPIC)
+    .subscription("audit")
     .summary("writes one audit record per erp.order-synced and customer.updated event")
     .settings(SETTINGS)
 }

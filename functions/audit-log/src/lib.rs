@@ -45,8 +45,9 @@ pub struct AuditRecord {
     pub correlation_id: String,
     /// Its causation id, if any.
     pub causation_id: Option<String>,
-    /// When the event happened.
-    pub time: DateTime<Utc>,
+    /// When the event happened; `None` for an event received without `time`
+    /// (optional in CloudEvents), never invented.
+    pub time: Option<DateTime<Utc>>,
     /// SHA-256 (hex) of the event's `data` as JSON.
     pub data_digest: String,
 }

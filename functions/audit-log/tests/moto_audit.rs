@@ -5,10 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use switchyard_audit_log::dynamodb::DynamoDbAuditStore;
 use switchyard_audit_log::{AuditRecord, AuditStore, Recorded};
@@ -52,7 +49,7 @@ async fn handle(
     event: EventBridgeEvent,
     deadline: SystemTime,
 ) -> Result<Outcome, EventBridgeRetry> {
-    app.eventbridge(event, deadline)
+    app.eventbridge(event.into(), deadline)
         .await
         .expect("audit-log has an EventBridge trigger")
 }
@@ -63,27 +60,7 @@ fn fixture(name: &str) -> EventBridgeEvent {
 }
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("CreateTable");
+    switchyard_testkit::moto::create_pk_table(client, name).await;
 }
 
 async fn items(
@@ -212,7 +189,7 @@ async fn the_conditional_write_alone_keeps_duplicates_out() {
         source: "test".into(),
         correlation_id: "c-1".into(),
         causation_id: None,
-        time: "2026-11-20T10:00:00Z".parse().unwrap(),
+        time: Some("2026-11-20T10:00:00Z".parse().unwrap()),
         data_digest: "00".repeat(32),
     };
     assert_eq!(store.record(&record).await.unwrap(), Recorded::Written);

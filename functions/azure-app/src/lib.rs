@@ -2,7 +2,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub use switchyard_runtime::azure::{
-    AzureApp, HTTP_BINDING, HTTP_OUTPUT, PORT_VAR, build, listen_port, router,
+    AzureApp, HTTP_BINDING, HTTP_OUTPUT, LISTEN_CONNECTION, PORT_VAR, build, function_json,
+    host_json, listen_port, router,
 };
 use switchyard_triggers::registry::Function;
 

@@ -1,25 +1,26 @@
-//! `infra/azure` says what the code and the tests assume: the function
-//! folders match the app's routes and bindings, host.json starts this
-//! binary as a custom handler, and main.bicep wires the topic, the
-//! subscriptions' filters, maxDeliveryCount, dead-lettering, the park queue,
-//! least-privilege SAS rules and every app setting the app requires.
-//! (checkov checks the Bicep file for security misconfigurations in
-//! `scripts/test.sh`.)
+//! `infra/azure` and the generated Function App files say what the code
+//! and the tests assume: one generated `function.json` per hosted function
+//! with the app's routes and bindings (from the registry), host.json
+//! starting this binary as a custom handler, and main.bicep wiring the
+//! topic, the subscriptions' filters, maxDeliveryCount, dead-lettering, the
+//! park queue, least-privilege SAS rules and every app setting the app
+//! requires. (checkov checks the Bicep file for security
+//! misconfigurations in `scripts/test.sh`; `switchyard package` writes the
+//! generated files, `shared/local/tests/package_azure.rs` runs them.)
 
 mod common;
 
-use serde_json::Value;
-use switchyard_azure_app::{HTTP_BINDING, HTTP_OUTPUT};
+use serde_json::{Value, json};
+use switchyard_azure_app::{
+    HTTP_BINDING, HTTP_OUTPUT, LISTEN_CONNECTION, function_json, functions, host_json,
+};
 use switchyard_testkit::bicep::Resource;
+use switchyard_triggers::registry::{Function, Trigger};
 use switchyard_triggers::servicebus::ServiceBusAdapterConfig;
 
 fn infra(path: &str) -> String {
     let full = format!("{}/../../infra/azure/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
-
-fn json(path: &str) -> Value {
-    serde_json::from_str(&infra(path)).unwrap()
 }
 
 fn resources() -> Vec<Resource> {
@@ -32,15 +33,35 @@ fn find<'a>(all: &'a [Resource], kind_suffix: &str, name: &str) -> &'a Resource 
         .unwrap_or_else(|| panic!("no {kind_suffix} named {name} in main.bicep"))
 }
 
+fn generated(name: &str) -> Value {
+    let function = functions()
+        .into_iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{name} is not hosted"));
+    function_json(&function).unwrap_or_else(|| panic!("{name} has no function.json"))
+}
+
 #[test]
 fn host_json_runs_this_binary_as_a_custom_handler() {
-    let host = json("host.json");
+    let host = host_json();
     assert_eq!(host["version"], "2.0");
     assert_eq!(
-        host["customHandler"]["description"]["defaultExecutablePath"], "azure-app",
+        host["customHandler"]["description"]["defaultExecutablePath"],
+        std::path::Path::new(env!("CARGO_BIN_EXE_azure-app"))
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "the [[bin]] name of functions/azure-app"
     );
-    assert_eq!(host["customHandler"]["enableForwardingHttpRequest"], false);
+    assert_eq!(
+        host["customHandler"]["description"]["workingDirectory"], "",
+        "started in the package root"
+    );
+    assert_eq!(
+        host["customHandler"]["enableForwardingHttpRequest"], false,
+        "HTTP triggers arrive as custom-handler requests (Data.req), answered through Outputs.res"
+    );
     assert_eq!(
         host["extensionBundle"]["id"],
         "Microsoft.Azure.Functions.ExtensionBundle"
@@ -55,43 +76,116 @@ fn host_json_runs_this_binary_as_a_custom_handler() {
         "/api",
         "the app's default SWITCHYARD_HTTP_ROUTE_PREFIX"
     );
+    let timeout_ms = ServiceBusAdapterConfig::default().invocation_timeout_ms;
+    assert_eq!(
+        host["functionTimeout"],
+        format!("00:{:02}:00", timeout_ms / 60_000),
+        "the app's default SWITCHYARD_INVOCATION_TIMEOUT_MS"
+    );
 }
 
 #[test]
-fn function_folders_match_the_routes_and_bindings() {
-    let erp = json("erp-sync/function.json");
-    let trigger = &erp["bindings"][0];
-    assert_eq!(trigger["type"], "serviceBusTrigger");
-    assert_eq!(
-        trigger["name"],
-        ServiceBusAdapterConfig::default().binding.as_str()
-    );
-    assert_eq!(trigger["topicName"], "integration");
-    assert_eq!(trigger["subscriptionName"], "erp-sync");
-    let connection = trigger["connection"].as_str().unwrap();
+fn generated_function_json_is_what_the_app_reads() {
+    let binding = ServiceBusAdapterConfig::default().binding;
     assert!(
-        infra("main.bicep").contains(&format!("name: '{connection}'")),
-        "{connection} is an app setting"
+        !ServiceBusAdapterConfig::default().binary_body,
+        "no dataType"
     );
+    let trigger = |subscription: &str| {
+        json!({"bindings": [{
+            "type": "serviceBusTrigger",
+            "direction": "in",
+            "name": binding,
+            "topicName": "integration",
+            "subscriptionName": subscription,
+            "connection": "ServiceBusListenConnection",
+            "isSessionsEnabled": false
+        }]})
+    };
+    assert_eq!(generated("erp-sync"), trigger("erp-sync"));
+    assert_eq!(generated("audit-log"), trigger("audit"));
+    assert!(
+        infra("main.bicep").contains(&format!("name: '{LISTEN_CONNECTION}'")),
+        "{LISTEN_CONNECTION} is an app setting"
+    );
+    assert!(infra("main.bicep").contains("var topicName = 'integration'"));
 
-    let audit = json("audit-log/function.json");
-    let trigger = &audit["bindings"][0];
-    assert_eq!(trigger["type"], "serviceBusTrigger");
-    assert_eq!(trigger["subscriptionName"], "audit");
-    assert_eq!(trigger["connection"], erp["bindings"][0]["connection"]);
-
-    let crm = json("crm-webhook/function.json");
-    let bindings = crm["bindings"].as_array().unwrap();
-    let input = bindings.iter().find(|b| b["direction"] == "in").unwrap();
-    let output = bindings.iter().find(|b| b["direction"] == "out").unwrap();
-    assert_eq!(input["type"], "httpTrigger");
-    assert_eq!(input["name"], HTTP_BINDING);
+    let crm = generated("crm-webhook");
     assert_eq!(
-        input["route"], "webhooks/{provider}",
-        "crm-webhook's /webhooks/<provider> routes"
+        crm,
+        json!({"bindings": [
+            {
+                "type": "httpTrigger",
+                "direction": "in",
+                "name": HTTP_BINDING,
+                "authLevel": "anonymous",
+                "methods": ["post", "options"],
+                "route": "webhooks/{provider}"
+            },
+            {"type": "http", "direction": "out", "name": HTTP_OUTPUT}
+        ]}),
+        "crm-webhook's /webhooks/<provider> routes; signatures are verified in the app"
     );
-    assert_eq!(output["type"], "http");
-    assert_eq!(output["name"], HTTP_OUTPUT);
+}
+
+#[test]
+fn every_hosted_function_has_one_function_json_and_others_none() {
+    let hosted = functions();
+    let names: Vec<&str> = hosted.iter().map(|f| f.name).collect();
+    assert_eq!(names, ["crm-webhook", "erp-sync", "audit-log"]);
+    for f in &hosted {
+        let json = function_json(f).unwrap_or_else(|| panic!("{}", f.name));
+        assert_eq!(json["bindings"][0]["direction"], "in", "{}", f.name);
+    }
+    for f in switchyard_registry::functions() {
+        let azure = f.triggers.iter().any(|t| t.is_azure());
+        assert_eq!(function_json(&f).is_some(), azure, "{}", f.name);
+    }
+    let mut lambda_only: Function = switchyard_erp_sync::function();
+    lambda_only.triggers = &[Trigger::Sqs];
+    assert_eq!(function_json(&lambda_only), None);
+    lambda_only.triggers = &[Trigger::EventBridge];
+    assert_eq!(function_json(&lambda_only), None);
+}
+
+#[test]
+fn each_service_bus_source_setting_names_the_declared_subscription() {
+    let bicep = infra("main.bicep");
+    for f in functions().iter().filter(|f| f.has(Trigger::ServiceBus)) {
+        let setting = format!(
+            "name: '{}SWITCHYARD_SERVICEBUS_SOURCE'",
+            switchyard_config::scope_prefix(f.name)
+        );
+        let at = bicep
+            .find(&setting)
+            .unwrap_or_else(|| panic!("main.bicep has no {setting}"));
+        let value = bicep[at..].lines().nth(1).unwrap().trim();
+        let path = f
+            .subscription
+            .path()
+            .replacen(f.subscription.topic, "${topicName}", 1);
+        assert_eq!(value, format!("value: '{path}'"), "{}", f.name);
+    }
+}
+
+#[test]
+fn a_changed_declaration_changes_the_generated_file() {
+    let before = generated("erp-sync");
+    let after =
+        function_json(&switchyard_erp_sync::function().subscription("erp-sync-v2")).unwrap();
+    assert_eq!(after["bindings"][0]["subscriptionName"], "erp-sync-v2");
+    let mut expected = before.clone();
+    expected["bindings"][0]["subscriptionName"] = json!("erp-sync-v2");
+    assert_eq!(after, expected, "nothing else changes");
+    let moved = function_json(&switchyard_erp_sync::function().topic("other")).unwrap();
+    assert_eq!(moved["bindings"][0]["topicName"], "other");
+
+    let crm = switchyard_crm_webhook::function()
+        .route("hooks/{provider}")
+        .methods(&[switchyard_triggers::registry::HttpMethod::Post]);
+    let json = function_json(&crm).unwrap();
+    assert_eq!(json["bindings"][0]["route"], "hooks/{provider}");
+    assert_eq!(json["bindings"][0]["methods"], json!(["post"]));
 }
 
 #[test]

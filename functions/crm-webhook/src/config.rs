@@ -8,6 +8,7 @@ use http::HeaderName;
 use switchyard_config::Settings;
 use switchyard_contracts::Currency;
 use switchyard_contracts::catalog::known_versions;
+use switchyard_webhooks::cloudevents::{AllowedOrigins, AllowedRate, CloudEventsAuth};
 use switchyard_webhooks::dynamics::{DEFAULT_KEY_HEADER, DynamicsAuth};
 use switchyard_webhooks::hubspot::HubSpotAuth;
 use switchyard_webhooks::salesforce::SalesforceAuth;
@@ -49,6 +50,8 @@ pub struct Providers {
     pub standard: Option<PassThroughConfig<StandardAuth>>,
     /// `/webhooks/stripe`.
     pub stripe: Option<PassThroughConfig<StripeAuth>>,
+    /// `/webhooks/cloudevents`.
+    pub cloudevents: Option<CloudEventsAuth>,
 }
 
 /// Every setting of crm-webhook.
@@ -161,14 +164,32 @@ impl Config {
                 event_type: event_type(settings, "SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE")?,
             });
         }
+        if let Some(tokens) = settings.optional("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN") {
+            let rate = match settings.optional("SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE") {
+                None => AllowedRate::Unlimited,
+                Some(r) => AllowedRate::parse(&r)
+                    .map_err(|e| invalid("SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE", &e))?,
+            };
+            providers.cloudevents = Some(CloudEventsAuth {
+                origins: AllowedOrigins::parse(
+                    &settings
+                        .optional("SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS")
+                        .unwrap_or_default(),
+                ),
+                rate,
+                ..CloudEventsAuth::parse(&tokens)
+                    .map_err(|e| invalid("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN", &e))?
+            });
+        }
         if providers.dynamics.is_none()
             && providers.hubspot.is_none()
             && providers.salesforce.is_none()
             && providers.standard.is_none()
             && providers.stripe.is_none()
+            && providers.cloudevents.is_none()
         {
             return Err(ConfigError::missing(
-                "SWITCHYARD_DYNAMICS_WEBHOOK_KEY, SWITCHYARD_HUBSPOT_CLIENT_SECRET, SWITCHYARD_SALESFORCE_ORG_IDS, SWITCHYARD_STANDARD_WEBHOOK_SECRET or SWITCHYARD_STRIPE_WEBHOOK_SECRET",
+                "SWITCHYARD_DYNAMICS_WEBHOOK_KEY, SWITCHYARD_HUBSPOT_CLIENT_SECRET, SWITCHYARD_SALESFORCE_ORG_IDS, SWITCHYARD_STANDARD_WEBHOOK_SECRET, SWITCHYARD_STRIPE_WEBHOOK_SECRET or SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN",
                 "no webhook provider is configured: set at least one, or every route answers 404",
             ));
         }
@@ -281,11 +302,13 @@ mod tests {
             ("SWITCHYARD_PUBLIC_BASE_URL", "hooks.example.com"),
             ("SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE", "order.cancelled"),
             ("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES", "yes"),
+            ("SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE", "fast"),
         ] {
             let err = config(&[
                 ("SWITCHYARD_IDEMPOTENCY", "memory"),
                 ("SWITCHYARD_STRIPE_WEBHOOK_SECRET", "s"),
                 ("SWITCHYARD_HUBSPOT_CLIENT_SECRET", "h"),
+                ("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN", "t"),
                 (var, val),
             ])
             .unwrap_err();
@@ -307,6 +330,12 @@ mod tests {
             ),
             ("SWITCHYARD_STRIPE_WEBHOOK_SECRET", "whsec_x"),
             ("SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE", "order.placed"),
+            ("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN", "t1,t2"),
+            (
+                "SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS",
+                "eventgrid.azure.net",
+            ),
+            ("SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE", "100"),
             ("SWITCHYARD_PUBLIC_BASE_URL", "https://hooks.example.com"),
             ("SWITCHYARD_WEBHOOK_BODY_LIMIT_BYTES", "2048"),
             (
@@ -334,5 +363,12 @@ mod tests {
             Some("order.placed")
         );
         assert!(!format!("{:?}", c.providers.hubspot).contains("\"a\""));
+        let ce = c.providers.cloudevents.as_ref().unwrap();
+        assert_eq!(ce.tokens.len(), 2);
+        assert_eq!(ce.rate, AllowedRate::PerMinute(100));
+        assert_eq!(
+            ce.origins,
+            AllowedOrigins::List(vec!["eventgrid.azure.net".into()])
+        );
     }
 }

@@ -8,7 +8,7 @@ use axum::body::{Body, to_bytes};
 use switchyard_contracts::Event;
 use switchyard_contracts::events::{CustomerUpdatedV1, OrderPlacedV2};
 use switchyard_triggers::config::ConfigError;
-use switchyard_triggers::registry::{Function, HttpApp, Setting, Trigger};
+use switchyard_triggers::registry::{AuthLevel, Function, HttpApp, HttpMethod, Setting, Trigger};
 use tower::ServiceExt;
 
 use crate::FUNCTION_NAME;
@@ -64,6 +64,21 @@ pub const SETTINGS: &[Setting] = &[
         "SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE",
         "the contract type of Stripe-style payloads",
         "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN",
+        "CloudEvents access tokens (Bearer or access_token)",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS",
+        "origins the CloudEvents handshake consents to (comma-separated, or *)",
+        "",
+    ),
+    Setting::optional(
+        "SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE",
+        "the rate the CloudEvents handshake grants (requests per minute, or *)",
+        "*",
     ),
     Setting::optional(
         "SWITCHYARD_DEFAULT_CURRENCY",
@@ -124,9 +139,12 @@ impl HttpApp for WebhookApp {
     }
 }
 
-/// The registration: a Function URL on Lambda, an HTTP trigger on Azure,
-/// `/webhooks/*` locally. Its dedupe store is the platform's idempotency
-/// store; records live 3 days by default (HubSpot's retry horizon).
+/// The registration: a Function URL on Lambda, an HTTP trigger on Azure
+/// (`POST` and `OPTIONS` — the CloudEvents validation handshake — on
+/// `api/webhooks/{provider}`, anonymous: every provider's signature is
+/// verified here), `/webhooks/*` locally. Its dedupe store is the
+/// platform's idempotency store; records live 3 days by default (HubSpot's
+/// retry horizon).
 pub fn function() -> Function {
     Function::http(FUNCTION_NAME, &[Trigger::Http], |ctx, store| async move {
         let config = Config::from_settings(&ctx.settings)?;
@@ -144,4 +162,7 @@ pub fn function() -> Function {
     .publishes(&[OrderPlacedV2::TYPE, CustomerUpdatedV1::TYPE])
     .settings(SETTINGS)
     .idempotency_expiry(Duration::from_secs(DEFAULT_DEDUPE_SECS))
+    .route("webhooks/{provider}")
+    .methods(&[HttpMethod::Post, HttpMethod::Options])
+    .auth_level(AuthLevel::Anonymous)
 }

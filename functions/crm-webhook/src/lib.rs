@@ -4,6 +4,7 @@
 mod config;
 mod delivery;
 mod function;
+mod handshake;
 mod receive;
 mod refusal;
 mod router;

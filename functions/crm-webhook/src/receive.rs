@@ -8,7 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use switchyard_webhooks::{
-    Mapped, Provider, SignedRequest, dynamics, hubspot, public_uri, salesforce, standard, stripe,
+    Mapped, Provider, SignedRequest, cloudevents, dynamics, hubspot, public_uri, salesforce,
+    standard, stripe,
 };
 
 use crate::delivery::deliver;
@@ -23,6 +24,7 @@ fn configured(state: &AppState, provider: Provider) -> bool {
         Provider::Salesforce => p.salesforce.is_some(),
         Provider::Standard => p.standard.is_some(),
         Provider::Stripe => p.stripe.is_some(),
+        Provider::CloudEvents => p.cloudevents.is_some(),
     }
 }
 
@@ -140,6 +142,10 @@ fn verify_and_map(
                 config.event_type.as_deref(),
                 &state.map_options,
             )?
+        }
+        Provider::CloudEvents => {
+            cloudevents::verify(request, p.cloudevents.as_ref().ok_or_else(not_configured)?)?;
+            cloudevents::map(cloudevents::parse(request)?, &state.map_options)?
         }
         Provider::Stripe => {
             let config = p.stripe.as_ref().ok_or_else(not_configured)?;

@@ -33,7 +33,14 @@ impl From<VerifyError> for Refusal {
 
 impl From<MapError> for Refusal {
     fn from(e: MapError) -> Self {
-        Refusal::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+        match e {
+            MapError::UnsupportedMediaType(_) => Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                e.to_string(),
+            ),
+            _ => Refusal::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        }
     }
 }
 
@@ -54,6 +61,11 @@ impl IntoResponse for Refusal {
 }
 
 pub(crate) fn content_type_ok(provider: Provider, headers: &HeaderMap) -> bool {
+    if provider == Provider::CloudEvents {
+        // the content mode decides (structured, batched, or binary with any
+        // JSON data or none); `cloudevents::parse` answers 415 itself
+        return true;
+    }
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -72,6 +84,7 @@ pub(crate) fn content_type_ok(provider: Provider, headers: &HeaderMap) -> bool {
             media == "application/json" || media == "application/cloudevents+json"
         }
         Provider::Dynamics | Provider::HubSpot => media == "application/json",
+        Provider::CloudEvents => true,
     }
 }
 

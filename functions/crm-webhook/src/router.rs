@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::routing::post;
+use axum::routing::{options, post};
 use switchyard_idempotency::IdempotencyStore;
 use switchyard_publish::Publisher;
 use switchyard_webhooks::{MapOptions, Provider};
 
 use crate::config::{Config, Providers};
+use crate::handshake::validate;
 use crate::receive::handle;
 
 /// Everything a request needs: where events go, the dedupe store, the
@@ -53,7 +54,8 @@ impl AppState {
     }
 }
 
-/// The routes: `POST /webhooks/{dynamics,hubspot,salesforce,standard,stripe}`.
+/// The routes: `POST /webhooks/{dynamics,hubspot,salesforce,standard,stripe,cloudevents}`,
+/// and `OPTIONS /webhooks/cloudevents` (the CloudEvents abuse-protection handshake).
 /// The same router runs on Lambda and Azure (as [`WebhookApp`](crate::WebhookApp)), in the local stack and in tests.
 pub fn app(state: AppState) -> Router {
     let state = Arc::new(state);
@@ -70,5 +72,13 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/salesforce", route(Provider::Salesforce))
         .route("/webhooks/standard", route(Provider::Standard))
         .route("/webhooks/stripe", route(Provider::Stripe))
+        .route(
+            "/webhooks/cloudevents",
+            route(Provider::CloudEvents).merge(options(
+                |State(state): State<Arc<AppState>>, request: Request| async move {
+                    validate(&state, request)
+                },
+            )),
+        )
         .with_state(state)
 }

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use switchyard_contracts::Event;
-use switchyard_contracts::events::ErpOrderSyncedV1;
+use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1};
 use switchyard_triggers::config::ConfigError;
-use switchyard_triggers::registry::{BuildContext, Function, Setting, Trigger};
+use switchyard_triggers::registry::{BuildContext, DEFAULT_TOPIC, Function, Setting, Trigger};
+use switchyard_triggers::{EntityKey, OrderedBy, PositionOf};
 
 use crate::{ErpClient, ErpSync, FUNCTION_NAME};
 
@@ -15,6 +16,15 @@ pub const SETTINGS: &[Setting] = &[
     Setting::required("ERP_BASE_URL", "the base URL of the ERP API"),
     Setting::optional("ERP_TIMEOUT_MS", "per-request timeout of ERP calls", "5000"),
 ];
+
+/// Customer updates are applied newest-wins: per customer, an update whose
+/// CRM change time (`updatedAt`) is older than one already applied is
+/// acknowledged as stale, never written over the newer data.
+pub const ORDERED: &[OrderedBy] = &[OrderedBy::new(
+    CustomerUpdatedV1::TYPE,
+    EntityKey::Field("/customerId"),
+    PositionOf::Field("/updatedAt"),
+)];
 
 /// Builds the handler from its settings.
 ///
@@ -30,11 +40,14 @@ pub async fn build(ctx: BuildContext) -> Result<ErpSync, ConfigError> {
     Ok(ErpSync::new(erp))
 }
 
-/// The registration: an SQS queue on Lambda, a Service Bus subscription on
-/// Azure.
+/// The registration: an SQS queue on Lambda, the Service Bus subscription
+/// `erp-sync` of the topic `integration` on Azure.
 pub fn function() -> Function {
     Function::messages(FUNCTION_NAME, &[Trigger::Sqs, Trigger::ServiceBus], build)
+        .topic(DEFAULT_TOPIC)
+        .subscription("erp-sync")
         .summary("upserts orders and customers into the ERP; publishes erp.order-synced")
         .publishes(&[ErpOrderSyncedV1::TYPE])
         .settings(SETTINGS)
+        .ordered(ORDERED)
 }

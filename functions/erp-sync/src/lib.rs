@@ -12,7 +12,7 @@ use switchyard_publish::to_outgoing;
 use switchyard_triggers::{Context, Handled, Handler, HandlerError};
 
 pub use erp::{ErpClient, OrderAccepted};
-pub use function::{SETTINGS, build, function};
+pub use function::{ORDERED, SETTINGS, build, function};
 
 /// The function's name: its idempotency key prefix and log field.
 pub const FUNCTION_NAME: &str = "erp-sync";

@@ -91,7 +91,10 @@ fn batch(orders: impl IntoIterator<Item = usize>, receive_count: u32) -> SqsEven
 
 async fn run(app: &Arc<dyn MessageApp>, event: SqsEvent) -> Vec<String> {
     let deadline = SystemTime::now() + Duration::from_secs(30);
-    let (response, _) = app.sqs(event, deadline).await.expect("an SQS trigger");
+    let (response, _) = app
+        .sqs(event.into(), deadline)
+        .await
+        .expect("an SQS trigger");
     response
         .batch_item_failures
         .into_iter()

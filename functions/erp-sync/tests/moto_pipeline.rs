@@ -8,16 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use serde_json::json;
 use switchyard_config::Settings;
 use switchyard_local::erp::ErpStub;
 use switchyard_publish::sqs::AwsSqs;
 use switchyard_publish::{InMemoryPublisher, Publisher};
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
-use switchyard_testkit::moto::create_queue;
 use switchyard_triggers::park::attributes;
 use switchyard_triggers::registry::{App, Platform, Resources, Trigger};
 use switchyard_triggers::sqs::SqsApi;
@@ -29,19 +26,8 @@ use common::order_envelope;
 async fn two_hundred_messages_through_the_event_source_mapping() {
     let aws = switchyard_testkit::aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let dlq = create_queue(&sqs, "erp-sync-dlq", &[]).await;
-    let (dlq_url, dlq_arn) = (dlq.url, dlq.arn);
-    let redrive = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3" }).to_string();
-    let queue_url = create_queue(
-        &sqs,
-        "erp-sync",
-        &[
-            (QueueAttributeName::RedrivePolicy, redrive),
-            (QueueAttributeName::VisibilityTimeout, "1".to_owned()),
-        ],
-    )
-    .await
-    .url;
+    let (queue_url, dlq) = common::queue_with_dlq(&sqs, "erp-sync", 3).await;
+    let dlq_url = dlq.url;
     let table = common::idempotency_table(&aws).await;
 
     let erp = ErpStub::start().await;
@@ -126,7 +112,7 @@ async fn two_hundred_messages_through_the_event_source_mapping() {
             let adapter = &adapter;
             async move {
                 adapter
-                    .sqs(event, deadline)
+                    .sqs(event.into(), deadline)
                     .await
                     .expect("erp-sync has an SQS trigger")
                     .0

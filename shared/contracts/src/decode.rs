@@ -9,6 +9,8 @@ use crate::envelope::{Envelope, SPEC_VERSION, schema_uri};
 use crate::events::Event;
 use crate::money::Currency;
 use crate::set::EventSet;
+use crate::wire::Wire;
+use crate::wire::read::{disagrees, is_schema_uri, read, schema_version};
 
 /// Options for decoding; the upcasters' inputs live here, never in defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,24 +94,33 @@ fn display_path(path: &serde_path_to_error::Path) -> String {
     if p.is_empty() { ".".to_owned() } else { p }
 }
 
-/// Decodes a structured-mode CloudEvents JSON message and upcasts its payload
-/// to the latest version of its type.
+pub(crate) fn invalid_envelope(path: &str, message: impl Into<String>) -> DecodeError {
+    DecodeError::InvalidEnvelope {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Decodes one event in the CloudEvents 1.0 JSON format (structured mode)
+/// and upcasts its payload to the version the set reads.
+///
+/// Any spec-valid event is read (see the crate's README for the profile):
+/// only `specversion`, `id`, `source` and `type` are required, `null` means
+/// absent, `data` may be JSON, `data_base64` (with a JSON `datacontenttype`)
+/// or absent; `dataversion` and `correlationid` are derived when absent.
 ///
 /// The success path reads the attributes once, keeping `data` as raw JSON,
-/// and the payload of the latest version straight into its type — without
-/// tracking paths. Only a message that fails is read again with path
-/// tracking, so its error names the failing path.
+/// and the payload of the set's version straight into its type — without
+/// tracking paths. Only a message that fails to parse is read again with
+/// path tracking, so its error names the failing path.
 pub fn decode<E: EventSet>(
     bytes: &[u8],
     options: &DecodeOptions,
 ) -> Result<Envelope<E>, DecodeError> {
-    let Ok(raw) = serde_json::from_slice::<Envelope<&RawValue>>(bytes) else {
+    let Ok(wire) = serde_json::from_slice::<Wire<&RawValue>>(bytes) else {
         return decode_tracked(bytes, options);
     };
-    check_attributes(&raw)?;
-    let (head, data) = raw.into_parts();
-    let data = E::decode_data_json(&head.event_type, head.dataversion, data.get(), options)?;
-    Ok(finish(head, data))
+    read(wire, options)
 }
 
 /// [`decode`] with path tracking all the way: the error names the path.
@@ -118,47 +129,83 @@ fn decode_tracked<E: EventSet>(
     options: &DecodeOptions,
 ) -> Result<Envelope<E>, DecodeError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let raw: Envelope<Value> =
-        serde_path_to_error::deserialize(de).map_err(|e| DecodeError::InvalidEnvelope {
-            path: display_path(e.path()),
-            message: e.inner().to_string(),
-        })?;
-    decode_envelope(raw, options)
+    let wire: Wire<Value> = serde_path_to_error::deserialize(de)
+        .map_err(|e| invalid_envelope(&display_path(e.path()), e.inner().to_string()))?;
+    read(wire, options)
 }
 
-/// Decodes an already-parsed envelope (e.g. an EventBridge `detail`).
+/// Decodes an already-parsed event (e.g. an EventBridge `detail`), by the
+/// same rules as [`decode`].
 pub fn decode_value<E: EventSet>(
     value: Value,
     options: &DecodeOptions,
 ) -> Result<Envelope<E>, DecodeError> {
-    let raw: Envelope<Value> =
-        serde_path_to_error::deserialize(value).map_err(|e| DecodeError::InvalidEnvelope {
-            path: display_path(e.path()),
-            message: e.inner().to_string(),
-        })?;
-    decode_envelope(raw, options)
+    let wire: Wire<Value> = serde_path_to_error::deserialize(value)
+        .map_err(|e| invalid_envelope(&display_path(e.path()), e.inner().to_string()))?;
+    read(wire, options)
 }
 
-/// Checks the envelope attributes and decodes and upcasts its `data`.
+/// Decodes a batch in the CloudEvents JSON batch format
+/// (`application/cloudevents-batch+json`: a JSON array of events, possibly
+/// empty). The outer error is a document that is not such an array; each
+/// event decodes on its own, its error paths prefixed with its index
+/// (`[2].time`).
+///
+/// # Errors
+/// [`DecodeError::InvalidEnvelope`] when the document is not a JSON array.
+pub fn decode_batch<E: EventSet>(
+    bytes: &[u8],
+    options: &DecodeOptions,
+) -> Result<Vec<Result<Envelope<E>, DecodeError>>, DecodeError> {
+    let events: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(|e| {
+        invalid_envelope(".", format!("a batch is a JSON array of CloudEvents: {e}"))
+    })?;
+    Ok(events
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| decode(raw.get().as_bytes(), options).map_err(|e| e.in_batch(i)))
+        .collect())
+}
+
+impl DecodeError {
+    /// The error of the `index`-th event of a batch: its path prefixed.
+    fn in_batch(self, index: usize) -> Self {
+        let prefix = |path: String| {
+            if path == "." {
+                format!("[{index}]")
+            } else {
+                format!("[{index}].{path}")
+            }
+        };
+        match self {
+            DecodeError::InvalidEnvelope { path, message } => DecodeError::InvalidEnvelope {
+                path: prefix(path),
+                message,
+            },
+            DecodeError::InvalidPayload {
+                event_type,
+                version,
+                path,
+                message,
+            } => DecodeError::InvalidPayload {
+                event_type,
+                version,
+                path: prefix(path),
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Checks an already normalized envelope (one built by this crate's types)
+/// and decodes and upcasts its `data`.
 pub fn decode_envelope<E: EventSet>(
     raw: Envelope<Value>,
     options: &DecodeOptions,
 ) -> Result<Envelope<E>, DecodeError> {
-    check_attributes(&raw)?;
-    let (head, data) = raw.into_parts();
-    let data = E::decode_data(&head.event_type, head.dataversion, data, options)?;
-    Ok(finish(head, data))
-}
-
-/// The attribute rules: spec version, non-empty ids, and a Switchyard
-/// `dataschema` that agrees with `type` and `dataversion`.
-fn check_attributes<T>(raw: &Envelope<T>) -> Result<(), DecodeError> {
-    let invalid = |path: &str, message: String| DecodeError::InvalidEnvelope {
-        path: path.to_owned(),
-        message,
-    };
     if raw.specversion != SPEC_VERSION {
-        return Err(invalid(
+        return Err(invalid_envelope(
             "specversion",
             format!("expected \"{SPEC_VERSION}\", got {:?}", raw.specversion),
         ));
@@ -168,41 +215,29 @@ fn check_attributes<T>(raw: &Envelope<T>) -> Result<(), DecodeError> {
         ("source", &raw.source),
         ("correlationid", &raw.correlationid),
     ] {
-        if value.trim().is_empty() {
-            return Err(invalid(path, "must not be empty".to_owned()));
+        if value.is_empty() {
+            return Err(invalid_envelope(path, "must not be empty"));
         }
     }
-    if raw.dataschema.starts_with(SCHEMA_PREFIX)
-        && !is_schema_uri(&raw.dataschema, &raw.event_type, raw.dataversion)
-    {
-        return Err(invalid(
-            "dataschema",
-            format!(
-                "{:?} disagrees with type {:?} and dataversion {}",
-                raw.dataschema, raw.event_type, raw.dataversion
-            ),
+    let agrees = match schema_version(&raw.dataschema, &raw.event_type) {
+        Ok(None) => true, // another schema URI: not Switchyard's to check
+        Ok(Some(v)) => v == raw.dataversion,
+        Err(()) => false,
+    };
+    if !agrees {
+        return Err(disagrees(
+            Some(&raw.dataschema),
+            &raw.event_type,
+            Some(raw.dataversion),
         ));
     }
-    Ok(())
-}
-
-const SCHEMA_PREFIX: &str = "urn:switchyard:schema:";
-
-/// Whether `uri` is [`schema_uri`]`(event_type, version)`, without building it.
-fn is_schema_uri(uri: &str, event_type: &str, version: u32) -> bool {
-    uri.strip_prefix(SCHEMA_PREFIX)
-        .and_then(|rest| rest.strip_prefix(event_type))
-        .and_then(|rest| rest.strip_prefix(":v"))
-        .is_some_and(|v| {
-            // canonical decimal, as `schema_uri` writes it: digits only, no leading zero
-            v.bytes().all(|b| b.is_ascii_digit())
-                && (v.len() == 1 || !v.starts_with('0'))
-                && v.parse::<u32>() == Ok(version)
-        })
+    let (head, data) = raw.into_parts();
+    let data = E::decode_data(&head.event_type, head.dataversion, data, options)?;
+    Ok(finish(head, data))
 }
 
 /// The decoded envelope: the payload's own version and schema.
-fn finish<E: EventSet>(head: Envelope<()>, data: E) -> Envelope<E> {
+pub(crate) fn finish<E: EventSet>(head: Envelope<()>, data: E) -> Envelope<E> {
     let mut envelope = head.map(|()| data);
     let version = envelope.data.data_version();
     if envelope.dataversion != version

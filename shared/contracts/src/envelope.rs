@@ -1,5 +1,7 @@
 //! The envelope: CloudEvents 1.0 structured JSON plus the `correlationid`,
-//! `causationid` and `dataversion` extensions.
+//! `causationid` and `dataversion` extensions — Switchyard's normalized form
+//! of any event it reads ([`crate::decode`]) and the form of every event it
+//! writes.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,8 +36,11 @@ pub struct Envelope<T> {
     /// The event type, e.g. `order.placed`.
     #[serde(rename = "type")]
     pub event_type: String,
-    /// When the thing happened.
-    pub time: DateTime<Utc>,
+    /// When the thing happened. Always set on what Switchyard produces
+    /// ([`Envelope::new`]); `None` only for an event received from another
+    /// producer without `time` (optional in CloudEvents), never invented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<Utc>>,
     /// What the event is about (an order id, a customer id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -79,7 +84,7 @@ impl<T: EventSet> Envelope<T> {
             id,
             source: source.into(),
             event_type: data.type_name().to_owned(),
-            time: Utc::now(),
+            time: Some(Utc::now()),
             subject: data.data_subject(),
             datacontenttype: DATA_CONTENT_TYPE.to_owned(),
             dataschema: schema_uri(data.type_name(), data.data_version()),
@@ -130,7 +135,7 @@ impl<T> Envelope<T> {
     /// Sets the event time.
     #[must_use]
     pub fn with_time(mut self, time: DateTime<Utc>) -> Self {
-        self.time = time;
+        self.time = Some(time);
         self
     }
 

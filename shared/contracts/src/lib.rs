@@ -9,13 +9,15 @@ pub mod events;
 pub mod money;
 pub mod schema;
 pub mod set;
+mod wire;
 
 pub use catalog::DomainEvent;
-pub use decode::{DecodeError, DecodeOptions, decode, decode_data, decode_value};
+pub use decode::{DecodeError, DecodeOptions, decode, decode_batch, decode_data, decode_value};
 pub use envelope::Envelope;
 pub use events::Event;
 pub use money::{Amount, Currency, Money};
 pub use set::EventSet;
+pub use wire::rules::is_json_media_type;
 
 #[doc(hidden)]
 pub mod __private {

@@ -52,6 +52,15 @@ pub trait EventSet: Serialize + Send + Sync + Sized + 'static {
         )
     }
 
+    /// The version of `event_type` this set reads (its member's `VERSION`):
+    /// the version of an event that names none (no `dataversion`, no
+    /// Switchyard `dataschema`). `None` when the type is not in the set; the
+    /// default, for hand-written sets, knows no version.
+    fn version_read(event_type: &str) -> Option<u32> {
+        let _ = event_type;
+        None
+    }
+
     /// The CloudEvents `type` of this value.
     fn type_name(&self) -> &'static str;
 
@@ -135,6 +144,10 @@ impl<T: Event> EventSet for T {
         )
     }
 
+    fn version_read(event_type: &str) -> Option<u32> {
+        (event_type == T::TYPE).then_some(T::VERSION)
+    }
+
     fn type_name(&self) -> &'static str {
         T::TYPE
     }
@@ -216,6 +229,15 @@ macro_rules! event_set {
                     }
                 )+
                 Err($crate::DecodeError::not_subscribed::<Self>(event_type))
+            }
+
+            fn version_read(event_type: &str) -> ::core::option::Option<u32> {
+                $(
+                    if event_type == <$ty as $crate::Event>::TYPE {
+                        return ::core::option::Option::Some(<$ty as $crate::Event>::VERSION);
+                    }
+                )+
+                ::core::option::Option::None
             }
 
             fn type_name(&self) -> &'static str {

@@ -109,10 +109,10 @@ fn not_json_is_an_invalid_envelope() {
 #[test]
 fn missing_envelope_attribute_names_it() {
     let err = decode_err(&v2_with(|v| {
-        v.as_object_mut().unwrap().remove("dataversion");
+        v.as_object_mut().unwrap().remove("source");
     }));
     assert!(
-        matches!(err, DecodeError::InvalidEnvelope { ref message, .. } if message.contains("dataversion")),
+        matches!(err, DecodeError::InvalidEnvelope { ref path, ref message } if path == "source" && message.contains("missing")),
         "{err}"
     );
 }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::StoreError;
+use crate::position::{PositionClaim, PositionOutcome};
 use crate::record::{Now, claimable_from, completed_expiration, epoch_ms, mismatched};
 use crate::store::{
     ClaimDetail, ClaimOutcome, ClaimRequest, Completion, IdempotencyStore, StoreOptions,
@@ -229,6 +230,14 @@ impl<S: IdempotencyStore> IdempotencyStore for CachedStore<S> {
             }
         }
         Ok(())
+    }
+
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError> {
+        // Positions move forward; a local copy could only be stale.
+        self.inner.admit_positions(claims).await
     }
 
     async fn release_many(&self, keys: &[String]) -> Result<(), StoreError> {

@@ -14,6 +14,8 @@
 //! `TransactWriteItems` is all-or-nothing and so cannot report per-key
 //! outcomes; PartiQL batch statements cannot carry the condition.
 //! Expiry is decided from the item's own timestamps; TTL deletion is only cleanup.
+//! The ordering guard's position items live in the same table (module
+//! `position`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use aws_sdk_dynamodb::types::{
 use futures_util::future::join_all;
 
 use crate::error::{BoxError, StoreError};
+use crate::position::{PositionClaim, PositionOutcome};
 use crate::record::{
     COMPLETED, IN_PROGRESS, Now, Record, Status, completed_expiration, epoch_ms,
     in_progress_expiration,
@@ -39,6 +42,8 @@ use crate::store::{
     ClaimDetail, ClaimOutcome, ClaimRequest, Completion, Deduped, IdempotencyStore, StoreOptions,
     outcomes,
 };
+
+mod position;
 
 const BACKEND: &str = "dynamodb";
 
@@ -385,5 +390,12 @@ impl IdempotencyStore for DynamoDbStore {
 
     async fn release_many(&self, keys: &[String]) -> Result<(), StoreError> {
         first_error(join_all(keys.iter().map(|key| self.release_one(key))).await)
+    }
+
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError> {
+        self.admit(claims).await
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableTable as _, TableDefinition};
 
 use crate::error::{BoxError, StoreError};
+use crate::position::{PositionClaim, PositionOutcome, StoredPosition};
 use crate::record::{Now, Record, Status};
 use crate::store::{
     ClaimDetail, ClaimOutcome, ClaimRequest, Completion, Deduped, IdempotencyStore, StoreOptions,
@@ -21,6 +22,9 @@ const BACKEND: &str = "embedded";
 
 /// Key → JSON-encoded record.
 const RECORDS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("idempotency_records");
+
+/// Entity key → encoded position record (the ordering guard's).
+const POSITIONS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("positions");
 
 /// An idempotency store in a local redb file.
 #[derive(Clone)]
@@ -60,6 +64,7 @@ impl EmbeddedStore {
         })?;
         let txn = db.begin_write().map_err(redb_error("open"))?;
         txn.open_table(RECORDS).map_err(redb_error("open"))?;
+        txn.open_table(POSITIONS).map_err(redb_error("open"))?;
         txn.commit().map_err(redb_error("open"))?;
         Ok(Self {
             db: Arc::new(db),
@@ -75,12 +80,28 @@ impl EmbeddedStore {
             + Send
             + 'static,
     {
+        self.write_in(RECORDS, operation, work).await
+    }
+
+    /// Runs `work` over `table` in one write transaction on the blocking pool.
+    async fn write_in<T, F>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        operation: &'static str,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>, Now) -> Result<T, StoreError>
+            + Send
+            + 'static,
+    {
         let db = Arc::clone(&self.db);
         let now = Now::at(self.options.clock.now());
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_write().map_err(redb_error(operation))?;
             let result = {
-                let mut table = txn.open_table(RECORDS).map_err(redb_error(operation))?;
+                let mut table = txn.open_table(table).map_err(redb_error(operation))?;
                 work(&mut table, now)?
             };
             txn.commit().map_err(redb_error(operation))?;
@@ -179,6 +200,41 @@ impl IdempotencyStore for EmbeddedStore {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError> {
+        let claims = claims.to_vec();
+        self.write_in(POSITIONS, "admit positions", move |table, now| {
+            claims
+                .iter()
+                .map(|claim| {
+                    let stored = match table.get(claim.key.as_str()).map_err(redb_error("read"))? {
+                        Some(bytes) => Some(
+                            std::str::from_utf8(bytes.value())
+                                .ok()
+                                .and_then(StoredPosition::decode)
+                                .ok_or_else(|| StoreError::Corrupt {
+                                    backend: BACKEND,
+                                    key: claim.key.clone(),
+                                    reason: "not a position record".to_owned(),
+                                })?,
+                        ),
+                        None => None,
+                    };
+                    let (outcome, record) = StoredPosition::decide(stored.as_ref(), claim, now);
+                    if let Some(record) = record {
+                        table
+                            .insert(claim.key.as_str(), record.encode().as_bytes())
+                            .map_err(redb_error("write"))?;
+                    }
+                    Ok(outcome)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
         })
         .await
     }

@@ -10,6 +10,7 @@ pub mod dynamodb;
 pub mod embedded;
 mod error;
 pub mod memory;
+mod position;
 mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -25,6 +26,7 @@ pub use dynamodb::DynamoDbStore;
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use position::{PositionClaim, PositionOutcome};
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
 pub use spec::{InvalidStoreSpec, StoreSpec};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::error::StoreError;
+use crate::position::{PositionClaim, PositionOutcome, StoredPosition};
 use crate::record::{Now, Record, Status};
 use crate::store::{
     ClaimDetail, ClaimOutcome, ClaimRequest, Completion, Deduped, IdempotencyStore, StoreOptions,
@@ -17,6 +18,7 @@ use crate::store::{
 pub struct MemoryStore {
     options: StoreOptions,
     records: Mutex<HashMap<String, Record>>,
+    positions: Mutex<HashMap<String, StoredPosition>>,
 }
 
 impl MemoryStore {
@@ -25,6 +27,7 @@ impl MemoryStore {
         Self {
             options,
             records: Mutex::new(HashMap::new()),
+            positions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -96,5 +99,27 @@ impl IdempotencyStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError> {
+        let now = self.now();
+        let mut positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(claims
+            .iter()
+            .map(|claim| {
+                let (outcome, write) =
+                    StoredPosition::decide(positions.get(&claim.key), claim, now);
+                if let Some(record) = write {
+                    positions.insert(claim.key.clone(), record);
+                }
+                outcome
+            })
+            .collect())
     }
 }

@@ -17,6 +17,9 @@
 //! `expiration`, `in_progress_expiry`, `validation`, `data`) are still read,
 //! and replaced by a string when written. The keys of one batch must live
 //! on one node (standalone or primary/replica Redis, not Redis Cluster).
+//! The ordering guard's positions are strings too
+//! (`<position>|<expiration s>|<event id>`), a batch's admissions one script
+//! call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +28,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, Value};
 
 use crate::error::StoreError;
+use crate::position::{PositionClaim, PositionOutcome};
 use crate::record::{
     Now, claimable_from, completed_expiration, epoch_ms, from_epoch_ms, in_progress_expiration,
 };
@@ -33,9 +37,10 @@ use crate::store::{
     outcomes,
 };
 
+mod position;
 mod scripts;
 
-use scripts::{CLAIM_LUA, COMPLETE_LUA, RELEASE_LUA};
+use scripts::{ADMIT_LUA, CLAIM_LUA, COMPLETE_LUA, RELEASE_LUA};
 
 const BACKEND: &str = "redis";
 
@@ -75,6 +80,7 @@ pub struct RedisStore {
     claim: Script,
     complete: Script,
     release: Script,
+    admit: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -126,6 +132,7 @@ impl RedisStore {
             claim: Script::new(CLAIM_LUA),
             complete: Script::new(COMPLETE_LUA),
             release: Script::new(RELEASE_LUA),
+            admit: Script::new(ADMIT_LUA),
         })
     }
 
@@ -188,18 +195,22 @@ fn corrupt(key: &str, reason: impl Into<String>) -> StoreError {
     }
 }
 
+/// One text element of a script reply.
+fn reply_text(key: &str, value: Option<&Value>) -> Result<String, StoreError> {
+    match value {
+        Some(Value::BulkString(bytes)) => {
+            String::from_utf8(bytes.clone()).map_err(|_| corrupt(key, "stored value is not UTF-8"))
+        }
+        Some(Value::SimpleString(text)) => Ok(text.clone()),
+        other => Err(corrupt(key, format!("unexpected script reply {other:?}"))),
+    }
+}
+
 fn parse_claim(key: &str, value: &Value) -> Result<ClaimDetail, StoreError> {
     let Value::Array(pair) = value else {
         return Err(corrupt(key, format!("unexpected script reply {value:?}")));
     };
-    let text = |value: Option<&Value>| -> Result<String, StoreError> {
-        match value {
-            Some(Value::BulkString(bytes)) => String::from_utf8(bytes.clone())
-                .map_err(|_| corrupt(key, "stored value is not UTF-8")),
-            Some(Value::SimpleString(text)) => Ok(text.clone()),
-            other => Err(corrupt(key, format!("unexpected script reply {other:?}"))),
-        }
-    };
+    let text = |value: Option<&Value>| reply_text(key, value);
     let code = text(pair.first())?;
     let payload = text(pair.get(1))?;
     let integer = |name: &str, text: &str| {
@@ -381,5 +392,12 @@ impl IdempotencyStore for RedisStore {
         self.eval("release", &self.release, RELEASE_LUA, &keys, &[])
             .await
             .map(drop)
+    }
+
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError> {
+        self.admit(claims).await
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
+use crate::position::{PositionClaim, PositionOutcome};
 
 /// The serialised JSON of a handler's output, stored with a completed record.
 pub type StoredResponse = String;
@@ -190,6 +191,15 @@ pub trait IdempotencyStore: Send + Sync {
     /// Completed records and unknown keys are left alone.
     async fn release_many(&self, keys: &[String]) -> Result<(), StoreError>;
 
+    /// The ordering guard: admits each event at its entity's position, or
+    /// reports it stale (older than one already admitted), advancing the
+    /// entity's record with a conditional write — one round trip for the
+    /// batch. Claims of one key in one call are decided in order.
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError>;
+
     /// Claims one key.
     async fn claim(&self, request: ClaimRequest) -> Result<ClaimOutcome, StoreError> {
         let mut outcomes = self.claim_many(std::slice::from_ref(&request)).await?;
@@ -230,6 +240,12 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for Arc<S> {
     }
     async fn release_many(&self, keys: &[String]) -> Result<(), StoreError> {
         (**self).release_many(keys).await
+    }
+    async fn admit_positions(
+        &self,
+        claims: &[PositionClaim],
+    ) -> Result<Vec<PositionOutcome>, StoreError> {
+        (**self).admit_positions(claims).await
     }
 }
 

@@ -53,7 +53,7 @@ mod cache_hits {
     use super::*;
     use switchyard_idempotency::{
         CacheOptions, CachedStore, ClaimOutcome, ClaimRequest, Clock as _, Completion,
-        IdempotencyStore, StoreError,
+        IdempotencyStore, PositionClaim, PositionOutcome, StoreError,
     };
 
     /// Counts the claims that reach the backend.
@@ -76,6 +76,12 @@ mod cache_hits {
         }
         async fn release_many(&self, keys: &[String]) -> Result<(), StoreError> {
             self.inner.release_many(keys).await
+        }
+        async fn admit_positions(
+            &self,
+            claims: &[PositionClaim],
+        ) -> Result<Vec<PositionOutcome>, StoreError> {
+            self.inner.admit_positions(claims).await
         }
     }
 

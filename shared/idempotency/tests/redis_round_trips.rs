@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use redis::AsyncCommands as _;
 use switchyard_idempotency::{
-    ClaimOutcome, ClaimRequest, Completion, IdempotencyStore, RedisOptions, RedisStore,
-    StoreOptions,
+    ClaimOutcome, ClaimRequest, Completion, IdempotencyStore, PositionClaim, PositionOutcome,
+    RedisOptions, RedisStore, StoreOptions,
 };
 
 /// Calls per command since server start, from `INFO commandstats`.
@@ -184,4 +184,42 @@ async fn a_batch_of_ten_costs_two_round_trips_first_and_duplicate() {
     })
     .await;
     assert_eq!(requests, 20, "the per-message API");
+
+    // The ordering guard: a batch of 10 entities' positions is one script
+    // call, first time and again (5 newer, 5 stale).
+    // round 0: every entity at +10; round 1: even ones at +20 (newer), odd
+    // ones at +0 (older, stale)
+    let positions = |round: u64| -> Vec<PositionClaim> {
+        (0..10u64)
+            .map(|i| PositionClaim {
+                key: format!("position#c{i}"),
+                position: 1_764_583_200_000_000_000
+                    + match (round, i % 2) {
+                        (0, _) => 10,
+                        (_, 0) => 20,
+                        _ => 0,
+                    },
+                event_id: format!("e{i}-{round}"),
+                keep_until: until,
+            })
+            .collect()
+    };
+    store
+        .admit_positions(&positions(0)[..1])
+        .await
+        .expect("warm the script");
+    for (round, stale) in [(0, 0), (1, 5)] {
+        let claims = positions(round);
+        let (calls, requests) = commands_during(&mut counter, async {
+            let outcomes = store.admit_positions(&claims).await.expect("admit");
+            let refused = outcomes
+                .iter()
+                .filter(|o| matches!(o, PositionOutcome::Stale { .. }))
+                .count();
+            assert_eq!(refused, stale, "{outcomes:?}");
+        })
+        .await;
+        assert_eq!(requests, 1, "positions, round {round}: {calls:?}");
+        assert_eq!(calls.get("evalsha"), Some(&1), "{calls:?}");
+    }
 }

@@ -8,14 +8,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
 use base64::Engine;
 use serde_json::{Value, json};
 use switchyard_audit_log::{AuditRecord, AuditStore, AuditStoreError, Recorded};
 use switchyard_config::Settings;
 use switchyard_idempotency::{MemoryStore, StoreOptions};
 use switchyard_publish::InMemoryPublisher;
+use switchyard_triggers::lambda::Invocation;
 use switchyard_triggers::registry::{App, Platform, Resources, Trigger};
 use switchyard_triggers::sqs::{InMemorySqs, SqsApi};
 
@@ -83,16 +82,12 @@ pub async fn invoke(function: &str, event: &str, settings: &Settings) -> Result<
         .await
         .map_err(|e| format!("{}: {e}", function.name))?;
     match app {
-        App::Messages(app) if payload.get("Records").is_some() => {
-            let event: SqsEvent =
-                serde_json::from_value(payload).map_err(|e| format!("not an SQS event: {e}"))?;
-            let (response, _) = app.sqs(event, deadline).await.map_err(|e| e.to_string())?;
-            serde_json::to_value(response).map_err(|e| e.to_string())
-        }
-        App::Messages(app) => {
-            let event: EventBridgeEvent = serde_json::from_value(payload)
-                .map_err(|e| format!("neither an SQS nor an EventBridge event: {e}"))?;
-            Ok(
+        App::Messages(app) => match Invocation::read(&payload.to_string())? {
+            Invocation::Sqs(batch) => {
+                let (response, _) = app.sqs(batch, deadline).await.map_err(|e| e.to_string())?;
+                serde_json::to_value(response).map_err(|e| e.to_string())
+            }
+            Invocation::EventBridge(event) => Ok(
                 match app
                     .eventbridge(event, deadline)
                     .await
@@ -103,8 +98,8 @@ pub async fn invoke(function: &str, event: &str, settings: &Settings) -> Result<
                         json!({ "errorType": "EventBridgeRetry", "errorMessage": e.to_string() })
                     }
                 },
-            )
-        }
+            ),
+        },
         App::Http(app) => {
             let response = app.call(function_url_request(&payload)?).await;
             Ok(function_url_response(&response))

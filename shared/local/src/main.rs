@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use switchyard_config::Settings;
 use switchyard_contracts::{compat, schema};
 use switchyard_local::stack::{self, StackConfig};
-use switchyard_local::{demo, invoke, scaffold};
+use switchyard_local::{demo, invoke, package, scaffold};
 use switchyard_triggers::registry::Trigger;
 
 /// Switchyard: serverless messaging adapters, run and checked locally.
@@ -57,6 +57,26 @@ enum Command {
     /// Scaffold something new in this workspace.
     #[command(subcommand)]
     New(NewCommand),
+    /// Build the deployable artifacts: a bootstrap zip per Lambda function
+    /// and the SAM template pointing at them; the Azure Function App folder
+    /// (function.json generated from the registry) and its zip.
+    Package {
+        /// Which cloud's artifacts.
+        #[arg(long, value_enum, default_value_t = package::Target::All)]
+        target: package::Target,
+        /// The Lambda functions' CPU; default: this machine's, which needs
+        /// no cross-compilation target (template.yaml says arm64; the
+        /// packaged template says what was built). The Function App is
+        /// always x86_64, as Linux Consumption runs it.
+        #[arg(long, value_enum)]
+        arch: Option<package::Arch>,
+        /// Where the artifacts go: <out>/aws, <out>/azure.
+        #[arg(long, default_value = "target/switchyard-package")]
+        out: PathBuf,
+        /// Where the workspace is (default: the current directory or a parent).
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             println!("switchyard: local stack on {}", running.base_url());
             println!(
-                "  webhooks  {}/webhooks/{{dynamics,hubspot,salesforce,standard,stripe}}",
+                "  webhooks  {}/webhooks/{{dynamics,hubspot,salesforce,standard,stripe,cloudevents}}",
                 running.base_url()
             );
             println!("  status    {}/_switchyard/status", running.base_url());
@@ -199,6 +219,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("wrote {}", file.display());
             }
             println!("\nAdd the function's IaC:\n\n{}", done.iac);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Package {
+            target,
+            arch,
+            out,
+            workspace,
+        } => {
+            let root = scaffold::find_workspace(&workspace)?;
+            let out = if out.is_absolute() {
+                out
+            } else {
+                root.join(out)
+            };
+            let arch = arch.unwrap_or_else(package::Arch::host);
+            let artifacts = package::run(&package::PackageOptions { root, out, arch }, target)?;
+            println!("{} artifacts written", artifacts.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Contracts(ContractsCommand::Export { out }) => {

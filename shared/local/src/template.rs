@@ -583,4 +583,25 @@ Resources:
         let err = parse(&serde_norway::from_str(&broken).unwrap()).unwrap_err();
         assert!(err.to_string().contains("Nope"), "{err}");
     }
+
+    #[test]
+    fn an_invalid_event_pattern_is_an_error_naming_the_rule_and_the_field() {
+        let broken = TEMPLATE.replace(
+            "detail-type: [order.placed, customer.updated]",
+            "detail: { total: [{ numeric: [\">\", 0, \">\", 5] }] }",
+        );
+        let err = parse(&serde_norway::from_str(&broken).unwrap()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "template resource OrdersRule: invalid event pattern at `detail.total`: bad numeric range operator"
+            ),
+            "{err}"
+        );
+        let broken = TEMPLATE.replace(
+            "Pattern: { detail-type: [erp.order-synced] }",
+            "Pattern: { detail: { ip: [{ cidr: 10.0.0.0 }] } }",
+        );
+        let err = parse(&serde_norway::from_str(&broken).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("one '/' required"), "{err}");
+    }
 }

@@ -107,8 +107,8 @@ fn a_scaffolded_function_builds_tests_and_is_registered() {
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("InvoiceSyncQueue"), "{printed}");
     assert!(
-        printed.contains("subscriptionName\": \"invoice-sync\""),
-        "{printed}"
+        printed.contains("subscription `invoice-sync`") && !printed.contains("function.json\n{"),
+        "function.json is generated, not printed: {printed}"
     );
 
     let mut changed = changed_files(dir.path());

@@ -27,20 +27,10 @@ use crate::platform::open_store;
 /// The variable the Functions host sets to the port it expects us on.
 pub const PORT_VAR: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
 
-/// The HTTP trigger's binding name in a generated `function.json`.
-pub const HTTP_BINDING: &str = "req";
-
-/// The HTTP output binding's name in a generated `function.json`.
-pub const HTTP_OUTPUT: &str = "res";
-
-/// The functions of `registry` the Function App hosts: those with a
-/// Service Bus or HTTP trigger.
-pub fn hosted(registry: Vec<Function>) -> Vec<Function> {
-    registry
-        .into_iter()
-        .filter(|f| f.triggers.iter().any(|t| t.is_azure()))
-        .collect()
-}
+pub use crate::azure_files::{
+    EXECUTABLE, HTTP_BINDING, HTTP_OUTPUT, LISTEN_CONNECTION, ROUTE_PREFIX, function_json,
+    host_json, hosted,
+};
 
 /// The built functions of one Function App.
 pub struct AzureApp {
@@ -71,7 +61,7 @@ pub async fn build(functions: &[Function], settings: &Settings) -> Result<AzureA
     let sender: Arc<dyn ServiceBusSendApi> = Arc::new(sender);
     let mut route_prefix = settings
         .optional("SWITCHYARD_HTTP_ROUTE_PREFIX")
-        .unwrap_or_else(|| "/api".to_owned());
+        .unwrap_or_else(|| format!("/{ROUTE_PREFIX}"));
     if !route_prefix.starts_with('/') {
         route_prefix.insert(0, '/');
     }

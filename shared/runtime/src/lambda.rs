@@ -11,16 +11,15 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchyard_config::{ConfigError, Settings};
 use switchyard_publish::sqs::{AwsSqs, SqsApi};
 use switchyard_publish::{
     EventBridgeConfig, EventBridgePublisher, Publisher, SqsConfig, SqsPublisher,
 };
-use switchyard_triggers::lambda::invocation_deadline;
+use switchyard_triggers::lambda::{Invocation, invocation_deadline};
 use switchyard_triggers::registry::{App, Function, MessageApp, Platform, Resources};
 #[cfg(feature = "lambda-http")]
 use switchyard_triggers::registry::{HttpApp, Trigger};
@@ -122,7 +121,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
         .await;
     match build(&function, &settings, &aws).await? {
         App::Messages(app) => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
                 let app = app.clone();
                 async move { dispatch(app.as_ref(), event).await }
             }))
@@ -150,31 +149,27 @@ pub async fn run(function: Function) -> Result<(), Error> {
     }
 }
 
-/// Answers one invocation of a message function by its payload's trigger.
+/// Answers one invocation of a message function by its payload's trigger
+/// ([`Invocation::read`]: an SQS batch is read record by record).
 ///
 /// # Errors
 /// An EventBridge event that must be retried, or a payload of no trigger
 /// the function runs (the invocation fails; nothing is acknowledged).
-pub async fn dispatch(app: &dyn MessageApp, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn dispatch(
+    app: &dyn MessageApp,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Value, Error> {
     let deadline = invocation_deadline(event.context.deadline);
-    let payload = event.payload;
-    if payload.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(payload)
-            .map_err(|e| format!("the payload has Records but is not an SQS batch: {e}"))?;
-        let (response, _) = app.sqs(batch, deadline).await?;
-        return Ok(serde_json::to_value(response)?);
+    match Invocation::read(event.payload.get())? {
+        Invocation::Sqs(batch) => {
+            let (response, _) = app.sqs(batch, deadline).await?;
+            Ok(serde_json::to_value(response)?)
+        }
+        Invocation::EventBridge(event) => {
+            app.eventbridge(event, deadline).await??;
+            Ok(Value::Null)
+        }
     }
-    if payload.get("detail-type").is_some() {
-        let event: EventBridgeEvent = serde_json::from_value(payload).map_err(|e| {
-            format!("the payload has detail-type but is not an EventBridge event: {e}")
-        })?;
-        app.eventbridge(event, deadline).await??;
-        return Ok(Value::Null);
-    }
-    Err(
-        "the payload is neither an SQS batch (Records) nor an EventBridge event (detail-type)"
-            .into(),
-    )
 }
 
 #[cfg(feature = "lambda-http")]

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "azure")]
 pub mod azure;
+pub mod azure_files;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod platform;

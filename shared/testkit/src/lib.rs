@@ -10,6 +10,7 @@ use std::env;
 
 pub mod bicep;
 pub mod esm;
+pub mod lambda;
 pub mod moto;
 pub mod servicebus_fake;
 

@@ -173,3 +173,35 @@ pub async fn receive(
         .unwrap_or_else(|_| panic!("timed out waiting for {expected} messages on {queue_url}"));
     messages
 }
+
+/// A DynamoDB table keyed by `pk` (S), on demand — the shape of the
+/// idempotency and audit tables.
+///
+/// # Panics
+/// When moto refuses it.
+pub async fn create_pk_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .expect("CreateTable");
+}

@@ -11,8 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use switchyard_testkit::servicebus_fake::{
-    CorrelationFilter, Filter, QueueOptions, ROOT_RULE, ReceiveSettings, Right, ServiceBusFake,
-    TopicOptions,
+    Filter, QueueOptions, ROOT_RULE, ReceiveSettings, Right, ServiceBusFake, TopicOptions,
 };
 
 const NS: &str = "your-namespace";
@@ -338,20 +337,14 @@ async fn topic_fan_out_duplicates_and_dead_lettering() {
         max_delivery_count: 2,
         ..ReceiveSettings::default()
     };
-    let by_type = |t: &str| {
-        Filter::Correlation(CorrelationFilter {
-            properties: [("type".to_owned(), Value::from(t))].into(),
-            ..CorrelationFilter::default()
-        })
-    };
     c.fake
         .create_subscription(
             "integration",
             "erp-sync",
             settings.clone(),
             &[
-                ("order-placed", by_type("order.placed")),
-                ("customer-updated", by_type("customer.updated")),
+                ("order-placed", Filter::type_is("order.placed")),
+                ("customer-updated", Filter::type_is("customer.updated")),
             ],
         )
         .unwrap();

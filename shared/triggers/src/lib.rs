@@ -13,7 +13,9 @@ pub mod servicebus;
 pub mod sqs;
 
 pub use handler::{Context, Handled, Handler, HandlerError, HandlerFn, handler_fn};
-pub use layers::Idempotency;
+pub use layers::{
+    DEFAULT_ORDERING_KEEP, EntityKey, Idempotency, OrderedBy, OrderingGuard, PositionOf,
+};
 pub use pipeline::{
-    BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings, Unsubscribed,
+    BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings, Unreadable, Unsubscribed,
 };

@@ -49,7 +49,8 @@ pub enum VerifyError {
 }
 
 /// Why a verified payload could not be mapped to contracts. Every variant
-/// means "answer 400": the CRM sent something this adapter cannot read.
+/// but [`MapError::UnsupportedMediaType`] (415) means "answer 400": the
+/// sender sent something this adapter cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
     /// The body is empty.
@@ -108,6 +109,9 @@ pub enum MapError {
         /// What is wrong.
         message: String,
     },
+    /// The body's media type is not one this provider reads (answer 415).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// A pass-through envelope failed contract decoding.
     #[error("the event envelope is not a valid contract: {0}")]
     Envelope(String),

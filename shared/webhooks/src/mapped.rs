@@ -23,16 +23,19 @@ pub enum Provider {
     Standard,
     /// Stripe-style signed senders.
     Stripe,
+    /// Any CloudEvents producer over HTTP (Azure Event Grid, Knative, Dapr).
+    CloudEvents,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 5] = [
+    pub const ALL: [Provider; 6] = [
         Provider::Dynamics,
         Provider::HubSpot,
         Provider::Salesforce,
         Provider::Standard,
         Provider::Stripe,
+        Provider::CloudEvents,
     ];
 
     /// The lower-case name used in routes, keys and `source`.
@@ -43,6 +46,7 @@ impl Provider {
             Provider::Salesforce => "salesforce",
             Provider::Standard => "standard",
             Provider::Stripe => "stripe",
+            Provider::CloudEvents => "cloudevents",
         }
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use switchyard_contracts::DomainEvent;
 use switchyard_webhooks::{
-    MapError, MapOptions, Provider, dynamics, event_id, hubspot, salesforce, standard, stripe,
+    MapError, MapOptions, Provider, cloudevents, dynamics, event_id, hubspot, salesforce, standard,
+    stripe,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -40,7 +41,7 @@ fn dynamics_salesorder_create_is_an_order_placed() {
         env.id,
         event_id(Provider::Dynamics, &mapped.deliveries[0], 0)
     );
-    assert_eq!(env.time.timestamp_millis(), 1_716_808_800_000);
+    assert_eq!(env.time.unwrap().timestamp_millis(), 1_716_808_800_000);
     let DomainEvent::OrderPlaced(order) = &env.data else {
         panic!("{:?}", env.data)
     };
@@ -288,7 +289,10 @@ fn stripe_event_object_passes_through() {
         panic!()
     };
     assert_eq!(o.currency.code(), "USD");
-    assert_eq!(mapped.events[0].envelope.time.timestamp(), 1_716_811_200);
+    assert_eq!(
+        mapped.events[0].envelope.time.unwrap().timestamp(),
+        1_716_811_200
+    );
 }
 
 #[test]
@@ -312,4 +316,29 @@ fn salesforce_truncated_xml_is_rejected() {
     for cut in [body.len() / 2, body.len() - 30, body.len() - 12] {
         assert!(salesforce::parse(&body[..cut]).is_err(), "cut at {cut}");
     }
+}
+
+#[test]
+fn cloudevents_batch_keeps_the_producers_event_and_acknowledges_the_unknown_type() {
+    let body = fixture("cloudevents-batch-orders.json");
+    let mapped = cloudevents::map(cloudevents::Body::Batch(&body), &options()).unwrap();
+    assert_eq!(mapped.events.len(), 1);
+    let e = &mapped.events[0].envelope;
+    // kept as sent, Switchyard's additions derived
+    assert_eq!(e.id, "9aeb0fdf-c01e-0131-0922-9eb54906e209");
+    assert!(e.source.ends_with("/topics/orders"));
+    assert_eq!(e.correlationid, e.id);
+    assert_eq!(e.dataversion, 2);
+    assert_eq!(
+        mapped.deliveries,
+        [format!("{} {}", e.source, e.id)],
+        "deduped on source and id"
+    );
+    assert!(matches!(e.data, DomainEvent::OrderPlaced(ref o) if o.order_id == "SO-1001"));
+    assert_eq!(mapped.unmapped.len(), 1);
+    assert_eq!(mapped.unmapped[0].kind, "com.example.someevent");
+    assert_eq!(
+        mapped.unmapped[0].delivery_id,
+        "/mycontext/4 B234-1234-1234"
+    );
 }

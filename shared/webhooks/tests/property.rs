@@ -6,7 +6,7 @@
 use chrono::DateTime;
 use http::HeaderMap;
 use switchyard_webhooks::{
-    MapOptions, SignedRequest, dynamics, hubspot, salesforce, standard, stripe,
+    MapOptions, SignedRequest, cloudevents, dynamics, hubspot, salesforce, standard, stripe,
 };
 
 struct XorShift(u64);
@@ -37,6 +37,7 @@ const SEEDS: &[&str] = &[
     "standard-order-placed.json",
     "standard-envelope-customer-updated.json",
     "stripe-order-placed.json",
+    "cloudevents-batch-orders.json",
 ];
 
 const TOKENS: &[&[u8]] = &[
@@ -119,6 +120,34 @@ fn all_parsers(input: &[u8]) {
     if let Ok(body) = stripe::parse(input) {
         let _ = stripe::map(body, None, &options);
     }
+    // CloudEvents in every content mode, the body as random as the rest
+    for content_type in [
+        cloudevents::STRUCTURED_CONTENT_TYPE,
+        cloudevents::BATCH_CONTENT_TYPE,
+        "application/json",
+    ] {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", content_type.parse().unwrap());
+        if content_type == "application/json" {
+            for (k, v) in [
+                ("ce-specversion", "1.0"),
+                ("ce-id", "1"),
+                ("ce-source", "/s"),
+                ("ce-type", "order.placed"),
+            ] {
+                h.insert(k, v.parse().unwrap());
+            }
+        }
+        let req = SignedRequest {
+            method: "POST",
+            uri: "https://h/x",
+            headers: &h,
+            body: input,
+        };
+        if let Ok(body) = cloudevents::parse(&req) {
+            let _ = cloudevents::map(body, &options);
+        }
+    }
     let text = String::from_utf8_lossy(input);
     let _ = dynamics::parse_date(&text);
     let _ = stripe::parse_signature_header(&text);
@@ -136,6 +165,11 @@ fn all_parsers(input: &[u8]) {
             "x-hubspot-signature-v3",
             "x-hubspot-request-timestamp",
             "x-switchyard-key",
+            "authorization",
+            "webhook-request-origin",
+            "webhook-request-rate",
+            "ce-specversion",
+            "ce-subject",
         ] {
             h.insert(name, value.clone());
         }
@@ -173,9 +207,18 @@ fn all_parsers(input: &[u8]) {
             &req,
             &dynamics::DynamicsAuth {
                 header: http::HeaderName::from_static("x-switchyard-key"),
-                keys: secrets,
+                keys: secrets.clone(),
             },
         );
+        let auth = cloudevents::CloudEventsAuth {
+            origins: cloudevents::AllowedOrigins::parse("*"),
+            ..cloudevents::CloudEventsAuth::parse("k").unwrap()
+        };
+        let _ = cloudevents::verify(&req, &auth);
+        let _ = cloudevents::handshake(&req, &auth);
+        if let Ok(body) = cloudevents::parse(&req) {
+            let _ = cloudevents::map(body, &MapOptions::default());
+        }
     }
 }
 

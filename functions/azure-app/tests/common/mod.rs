@@ -15,7 +15,7 @@ use switchyard_publish::servicebus::{
     ConnectionString, LockedMessage, ServiceBusHttpClient, ServiceBusReceiver,
 };
 use switchyard_testkit::servicebus_fake::{
-    CorrelationFilter, Filter, QueueOptions, ReceiveSettings, Right, ServiceBusFake, TopicOptions,
+    Filter, QueueOptions, ReceiveSettings, Right, ServiceBusFake, TopicOptions,
 };
 use switchyard_webhooks::standard;
 
@@ -77,19 +77,13 @@ pub async fn namespace(lock: Duration) -> ServiceBusFake {
         dead_lettering_on_message_expiration: true,
         default_message_time_to_live: None,
     };
-    let by_type = |t: &str| {
-        Filter::Correlation(CorrelationFilter {
-            properties: [("type".to_owned(), Value::from(t))].into(),
-            ..CorrelationFilter::default()
-        })
-    };
     fake.create_subscription(
         TOPIC,
         "erp-sync",
         settings.clone(),
         &[
-            ("order-placed", by_type("order.placed")),
-            ("customer-updated", by_type("customer.updated")),
+            ("order-placed", Filter::type_is("order.placed")),
+            ("customer-updated", Filter::type_is("customer.updated")),
         ],
     )
     .unwrap();

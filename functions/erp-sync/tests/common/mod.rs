@@ -43,3 +43,27 @@ pub async fn idempotency_table(aws: &aws_config::SdkConfig) -> String {
     .expect("create the idempotency table");
     table
 }
+
+/// A source queue (visibility timeout 1 s) whose RedrivePolicy moves a
+/// message to a fresh DLQ after `max_receive` receives: (queue URL, DLQ).
+pub async fn queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    max_receive: u32,
+) -> (String, switchyard_testkit::moto::TestQueue) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let dlq = switchyard_testkit::moto::create_queue(sqs, &format!("{name}-dlq"), &[]).await;
+    let redrive =
+        json!({ "deadLetterTargetArn": dlq.arn, "maxReceiveCount": max_receive.to_string() })
+            .to_string();
+    let queue = switchyard_testkit::moto::create_queue(
+        sqs,
+        name,
+        &[
+            (QueueAttributeName::RedrivePolicy, redrive),
+            (QueueAttributeName::VisibilityTimeout, "1".to_owned()),
+        ],
+    )
+    .await;
+    (queue.url, dlq)
+}

@@ -100,3 +100,48 @@ end
 return released
 "
 );
+
+/// The ordering guard: admits every key's position or reports it stale.
+/// ARGV = now_s, then per key: position (20 digits), expiration_s, event id,
+/// ttl_ms. A record is `<position>|<expiration s>|<event id>`; positions are
+/// compared as two 10-digit halves (Lua numbers are exact only to 2^53).
+/// Returns per key {"A"} admitted, {"S", position, event id} stale, or
+/// {"X"} when the stored value is not a position record.
+pub(super) const ADMIT_LUA: &str = r"
+local now_s = tonumber(ARGV[1])
+local function older(a, b)
+  local ah, bh = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
+  if ah ~= bh then return ah < bh end
+  return tonumber(string.sub(a, 11)) < tonumber(string.sub(b, 11))
+end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local base = 1 + (i - 1) * 4
+  local pos = ARGV[base + 1]
+  local v = redis.pcall('GET', key)
+  local verdict = nil
+  if type(v) == 'string' then
+    local p1 = string.find(v, '|', 1, true)
+    local p2 = p1 and string.find(v, '|', p1 + 1, true)
+    local stored = p1 and string.sub(v, 1, p1 - 1)
+    local expiration = p2 and tonumber(string.sub(v, p1 + 1, p2 - 1))
+    if not expiration or string.len(stored) ~= 20 or not string.match(stored, '^%d+$') then
+      verdict = {'X'}
+    elseif expiration >= now_s then
+      if older(pos, stored) then
+        verdict = {'S', stored, string.sub(v, p2 + 1)}
+      elseif pos == stored then
+        verdict = {'A'}
+      end
+    end
+  elseif type(v) == 'table' and v.err then
+    verdict = {'X'}
+  end
+  if not verdict then
+    redis.call('SET', key, pos .. '|' .. ARGV[base + 2] .. '|' .. ARGV[base + 3], 'PX', ARGV[base + 4])
+    verdict = {'A'}
+  end
+  out[i] = verdict
+end
+return out
+";

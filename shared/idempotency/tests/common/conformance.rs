@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard_idempotency::{ClaimOutcome, ClaimRequest, Completion};
+use switchyard_idempotency::{
+    ClaimOutcome, ClaimRequest, Completion, PositionClaim, PositionOutcome,
+};
 
 use super::Fixture;
 
@@ -242,4 +244,136 @@ pub(crate) async fn concurrent_claims_have_exactly_one_winner(f: &Fixture) {
         }
     }
     assert_eq!((claimed, in_progress), (1, 31));
+}
+
+/// Positions around a real epoch-nanosecond timestamp, so every backend
+/// handles 19-digit values exactly.
+const T0: u64 = 1_764_583_200_000_000_000;
+
+fn position(f: &Fixture, entity: &str, at: u64, event: &str) -> PositionClaim {
+    PositionClaim {
+        key: f.key(&format!("position#{entity}")),
+        position: at,
+        event_id: event.to_owned(),
+        keep_until: f.deadline(Duration::from_secs(3_600)),
+    }
+}
+
+async fn admit(f: &Fixture, claims: &[PositionClaim]) -> Vec<PositionOutcome> {
+    f.store
+        .admit_positions(claims)
+        .await
+        .expect("admit positions")
+}
+
+fn stale(newest: u64, event: &str) -> PositionOutcome {
+    PositionOutcome::Stale {
+        newest,
+        newest_event: event.to_owned(),
+    }
+}
+
+pub(crate) async fn positions_admit_newer_and_equal_and_refuse_older(f: &Fixture) {
+    use PositionOutcome::Admitted;
+    assert_eq!(admit(f, &[]).await, vec![]);
+    assert_eq!(
+        admit(f, &[position(f, "c1", T0 + 5, "e5")]).await,
+        vec![Admitted]
+    );
+    // one nanosecond older: stale, naming the newest
+    assert_eq!(
+        admit(f, &[position(f, "c1", T0 + 4, "e4")]).await,
+        vec![stale(T0 + 5, "e5")]
+    );
+    // equal (a retry of e5, or another event of the same instant): admitted
+    assert_eq!(
+        admit(f, &[position(f, "c1", T0 + 5, "e5")]).await,
+        vec![Admitted]
+    );
+    assert_eq!(
+        admit(f, &[position(f, "c1", T0 + 5, "e5b")]).await,
+        vec![Admitted]
+    );
+    assert_eq!(
+        admit(f, &[position(f, "c1", T0 + 9, "e9")]).await,
+        vec![Admitted]
+    );
+    assert_eq!(
+        admit(f, &[position(f, "c1", T0 + 5, "e5")]).await,
+        vec![stale(T0 + 9, "e9")]
+    );
+    // other entities are independent; u64::MAX is exact
+    assert_eq!(
+        admit(
+            f,
+            &[
+                position(f, "c2", 1, "x1"),
+                position(f, "c3", u64::MAX, "x2")
+            ]
+        )
+        .await,
+        vec![Admitted, Admitted]
+    );
+    assert_eq!(
+        admit(f, &[position(f, "c3", u64::MAX - 1, "x3")]).await,
+        vec![stale(u64::MAX, "x2")]
+    );
+}
+
+pub(crate) async fn position_records_expire_with_their_claims(f: &Fixture) {
+    assert_eq!(
+        admit(f, &[position(f, "exp", T0 + 10, "new")]).await,
+        vec![PositionOutcome::Admitted]
+    );
+    f.clock.advance(Duration::from_secs(3_602));
+    assert_eq!(
+        admit(f, &[position(f, "exp", T0, "old")]).await,
+        vec![PositionOutcome::Admitted],
+        "an expired position no longer makes anything stale"
+    );
+}
+
+pub(crate) async fn positions_of_one_entity_in_one_call_are_decided_in_order(f: &Fixture) {
+    use PositionOutcome::Admitted;
+    let outcomes = admit(
+        f,
+        &[
+            position(f, "batch", T0 + 2, "b2"),
+            position(f, "other", T0, "o"),
+            position(f, "batch", T0 + 1, "b1"),
+            position(f, "batch", T0 + 3, "b3"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes,
+        vec![Admitted, Admitted, stale(T0 + 2, "b2"), Admitted]
+    );
+    assert_eq!(
+        admit(f, &[position(f, "batch", T0 + 2, "b2")]).await,
+        vec![stale(T0 + 3, "b3")]
+    );
+}
+
+pub(crate) async fn concurrent_positions_keep_the_newest(f: &Fixture) {
+    let start = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16u64)
+        .map(|i| {
+            let store = Arc::clone(&f.store);
+            let start = Arc::clone(&start);
+            let claim = position(f, "race", T0 + i, &format!("r{i}"));
+            tokio::spawn(async move {
+                start.wait().await;
+                store.admit_positions(&[claim]).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("admit");
+    }
+    // Whatever the interleaving, the record ends at the newest position.
+    assert_eq!(
+        admit(f, &[position(f, "race", T0 + 14, "late")]).await,
+        vec![stale(T0 + 15, "r15")]
+    );
 }

@@ -50,7 +50,11 @@ macro_rules! conformance_suite {
             release_lets_a_retry_run,
             batch_mixes_new_in_progress_and_completed,
             duplicate_keys_in_one_batch_first_wins,
-            concurrent_claims_have_exactly_one_winner
+            concurrent_claims_have_exactly_one_winner,
+            positions_admit_newer_and_equal_and_refuse_older,
+            position_records_expire_with_their_claims,
+            positions_of_one_entity_in_one_call_are_decided_in_order,
+            concurrent_positions_keep_the_newest
         ]);
     };
     (@cases $setup:path, $teardown:path, [$($case:ident),*]) => {

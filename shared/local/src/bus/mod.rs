@@ -55,7 +55,8 @@ impl LocalBus {
             "detail-type": envelope.event_type,
             "source": envelope.source,
             "account": "000000000000",
-            "time": envelope.time,
+            // EventBridge stamps the PutEvents time when an entry has none
+            "time": envelope.time.unwrap_or_else(chrono::Utc::now),
             "region": "local",
             "resources": [],
             "detail": envelope,

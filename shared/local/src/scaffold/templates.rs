@@ -211,7 +211,7 @@ pub(super) fn http_lib(spec: &NewFunction, triggers: &[Trigger]) -> String {
 //! on Azure, a route of `switchyard up`).
 
 use switchyard_triggers::config::ConfigError;
-use switchyard_triggers::registry::{{BuildContext, Function, HttpApp, Setting, Trigger}};
+use switchyard_triggers::registry::{{AuthLevel, BuildContext, Function, HttpApp, Setting, Trigger}};
 
 /// The function's name: its idempotency key prefix, log field and settings scope.
 pub const FUNCTION_NAME: &str = "{name}";
@@ -234,13 +234,17 @@ impl HttpApp for {ty} {{
     }}
 }}
 
-/// The registration.
+/// The registration. On Azure: `POST /api/{name}/...`, anonymous (verify
+/// the caller's signature in `call`); `switchyard package` generates its
+/// `function.json` from these declarations.
 pub fn function() -> Function {{
     Function::http(FUNCTION_NAME, &[{triggers}], |ctx: BuildContext, _store| async move {{
         Ok::<_, ConfigError>({ty} {{ _ctx: ctx }})
     }})
     .summary("{name}")
     .settings(SETTINGS)
+    .route("{name}/{{*path}}")
+    .auth_level(AuthLevel::Anonymous)
 }}
 
 #[cfg(test)]
@@ -314,7 +318,7 @@ pub(super) fn iac(spec: &NewFunction, triggers: &[Trigger], events: &[EventVersi
     if triggers.contains(&Trigger::Http) {
         let _ = writeln!(
             out,
-            "      FunctionUrlConfig:\n        AuthType: NONE\n\n// infra/azure/{name}/function.json\n{{\n  \"bindings\": [\n    {{ \"type\": \"httpTrigger\", \"direction\": \"in\", \"name\": \"req\", \"authLevel\": \"anonymous\", \"methods\": [\"post\"], \"route\": \"{name}/{{*path}}\" }},\n    {{ \"type\": \"http\", \"direction\": \"out\", \"name\": \"res\" }}\n  ]\n}}",
+            "      FunctionUrlConfig:\n        AuthType: NONE\n\n// Azure: its function.json (httpTrigger on route `{name}/{{*path}}`, anonymous) is generated from the registry by `switchyard package`",
             name = spec.name
         );
     }
@@ -332,7 +336,7 @@ pub(super) fn iac(spec: &NewFunction, triggers: &[Trigger], events: &[EventVersi
             .collect();
         let _ = writeln!(
             out,
-            "\n// infra/azure/main.bicep\nresource {snake}Subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {{\n  parent: topic\n  name: '{name}'\n  properties: {{\n    maxDeliveryCount: 5\n    lockDuration: lockDuration\n    deadLetteringOnMessageExpiration: true\n  }}\n}}\n{rules}// app setting: {prefix}SWITCHYARD_SERVICEBUS_SOURCE = '${{topicName}}/subscriptions/{name}'\n\n// infra/azure/{name}/function.json\n{{\n  \"bindings\": [\n    {{ \"type\": \"serviceBusTrigger\", \"direction\": \"in\", \"name\": \"message\", \"topicName\": \"integration\", \"subscriptionName\": \"{name}\", \"connection\": \"ServiceBusListenConnection\", \"isSessionsEnabled\": false }}\n  ]\n}}",
+            "\n// infra/azure/main.bicep\nresource {snake}Subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {{\n  parent: topic\n  name: '{name}'\n  properties: {{\n    maxDeliveryCount: 5\n    lockDuration: lockDuration\n    deadLetteringOnMessageExpiration: true\n  }}\n}}\n{rules}// app setting: {prefix}SWITCHYARD_SERVICEBUS_SOURCE = '${{topicName}}/subscriptions/{name}'\n\n// Azure: its function.json (serviceBusTrigger on topic `integration`, subscription `{name}`: the registry's defaults, `.topic(...)` / `.subscription(...)` to change them) is generated from the registry by `switchyard package`",
             name = spec.name,
             snake = snake(&spec.name),
             prefix = switchyard_config::scope_prefix(&spec.name),

@@ -38,6 +38,11 @@ pub const LOCAL_DEFAULTS: &[(&str, &str)] = &[
     ),
     ("SWITCHYARD_STRIPE_WEBHOOK_SECRET", "whsec_local_stripe"),
     ("SWITCHYARD_SALESFORCE_ORG_IDS", "00D000000000001EAA"),
+    (
+        "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN",
+        "local-cloudevents-token",
+    ),
+    ("SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS", "*"),
     ("SWITCHYARD_DEFAULT_CURRENCY", "EUR"),
     // local runs retry fast: 1 s, 2 s, 4 s ... up to 10 s
     ("SWITCHYARD_BACKOFF_BASE_SECS", "1"),

@@ -31,6 +31,9 @@ pub struct FunctionStats {
     pub duplicates: u64,
     /// Events outside the function's set, acknowledged by its policy.
     pub ignored: u64,
+    /// Updates older than one already applied (the ordering guard),
+    /// acknowledged without running.
+    pub stale: u64,
 }
 
 /// Shared counters.
@@ -49,6 +52,7 @@ impl Stats {
                     Outcome::Handled => s.successes += 1,
                     Outcome::Duplicate => s.duplicates += 1,
                     Outcome::Ignored { .. } => s.ignored += 1,
+                    Outcome::Stale { .. } => s.stale += 1,
                     Outcome::Parked { .. } => s.parked += 1,
                     Outcome::Retry { .. } | Outcome::NotStarted { .. } => s.failures += 1,
                 }

@@ -79,7 +79,10 @@ pub(crate) async fn sqs_poller(
             continue;
         }
         let (response, report) = match app
-            .sqs(sqs_event(&queue, &received), SystemTime::now() + timeout)
+            .sqs(
+                sqs_event(&queue, &received).into(),
+                SystemTime::now() + timeout,
+            )
             .await
         {
             Ok(answer) => answer,
@@ -129,7 +132,10 @@ pub(crate) async fn event_poller(
             continue;
         };
         let outcome = match serde_json::from_str::<EventBridgeEvent>(&r.message.body) {
-            Ok(event) => match app.eventbridge(event, SystemTime::now() + timeout).await {
+            Ok(event) => match app
+                .eventbridge(event.into(), SystemTime::now() + timeout)
+                .await
+            {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     tracing::error!(%queue, error = %e, "FunctionNotHosted");

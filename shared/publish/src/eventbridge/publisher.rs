@@ -80,7 +80,7 @@ impl<C: PutEventsApi> EventBridgePublisher<C> {
             source: event.source.clone(),
             detail_type: event.event_type.clone(),
             detail,
-            time: Some(event.time),
+            time: event.time,
             resources: Vec::new(),
             trace_header: event.traceparent.clone(),
         })
@@ -199,7 +199,7 @@ mod tests {
         let entry = &calls[0].entries[0];
         assert_eq!(entry.source, "switchyard/test");
         assert_eq!(entry.detail_type, "order.placed");
-        assert_eq!(entry.time, Some(e.time));
+        assert_eq!(entry.time, e.time);
         assert_eq!(entry.trace_header, e.traceparent);
         assert_eq!(
             serde_json::from_str::<OutgoingEvent>(&entry.detail).unwrap(),

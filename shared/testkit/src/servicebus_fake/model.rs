@@ -116,6 +116,17 @@ pub enum Filter {
     Sql(String),
 }
 
+impl Filter {
+    /// A correlation filter on the application property `type` — how the
+    /// subscriptions of `infra/azure/main.bicep` route event types.
+    pub fn type_is(event_type: &str) -> Filter {
+        Filter::Correlation(CorrelationFilter {
+            properties: [("type".to_owned(), serde_json::Value::from(event_type))].into(),
+            ..CorrelationFilter::default()
+        })
+    }
+}
+
 /// A correlation filter: every set field must equal the message's.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CorrelationFilter {

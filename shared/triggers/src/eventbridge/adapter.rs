@@ -6,7 +6,10 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use crate::eventbridge::config::EventBridgeAdapterConfig;
 use crate::handler::Handler;
 use crate::layers::Idempotency;
-use crate::pipeline::{BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings};
+use crate::pipeline::message::text;
+use crate::pipeline::{
+    BarePayload, Delivery, Ordering, Outcome, Pipeline, PipelineSettings, Unreadable,
+};
 use crate::sqs::{SqsApi, SqsParkTarget};
 
 /// The invocation must fail so EventBridge retries it (target retry
@@ -18,6 +21,51 @@ pub struct EventBridgeRetry {
     pub event_id: String,
     /// Why.
     pub reason: String,
+}
+
+/// One EventBridge invocation's payload: the event, or what is left of a
+/// payload that `aws_lambda_events` cannot read as one.
+#[derive(Debug, Clone)]
+pub enum EventBridgeInput {
+    /// Read as an EventBridge event.
+    Read(Box<EventBridgeEvent>),
+    /// Could not be read; parked with the reason.
+    Unreadable(Unreadable),
+}
+
+impl From<EventBridgeEvent> for EventBridgeInput {
+    fn from(event: EventBridgeEvent) -> Self {
+        EventBridgeInput::Read(Box::new(event))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Lenient {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    source: Option<serde_json::Value>,
+}
+
+impl EventBridgeInput {
+    /// Reads an invocation payload; never fails: a payload that is not an
+    /// EventBridge event is kept whole as the body of an [`Unreadable`].
+    pub fn read(payload: &str) -> Self {
+        let reason = match serde_json::from_str::<EventBridgeEvent>(payload) {
+            Ok(event) => return event.into(),
+            Err(e) => format!("the payload is not an EventBridge event: {e}"),
+        };
+        let lenient = serde_json::from_str::<Lenient>(payload).ok();
+        let (id, source) = lenient.map_or((None, None), |l| (text(l.id), text(l.source)));
+        EventBridgeInput::Unreadable(Unreadable {
+            message_id: id,
+            body: payload.to_owned(),
+            source: source.unwrap_or_else(|| "eventbridge".to_owned()),
+            group: None,
+            attempt: 1,
+            reason,
+        })
+    }
 }
 
 /// Runs a handler for one EventBridge event: success, duplicate or parked →
@@ -69,16 +117,39 @@ impl<H: Handler> EventBridgeAdapter<H> {
         self
     }
 
-    /// Handles one event; `deadline` is the invocation's deadline.
+    /// Handles one event; `deadline` is the invocation's deadline. A
+    /// payload that is not an EventBridge event is parked with the reason
+    /// (kind `unreadable_record`), or retried when it cannot be parked.
     pub async fn handle(
         &self,
-        event: EventBridgeEvent,
+        event: impl Into<EventBridgeInput>,
         deadline: SystemTime,
     ) -> Result<Outcome, EventBridgeRetry> {
+        let (event_id, outcome) = match event.into() {
+            EventBridgeInput::Read(event) => self.run(&event, deadline).await,
+            EventBridgeInput::Unreadable(record) => (
+                record
+                    .message_id
+                    .clone()
+                    .unwrap_or_else(|| "(no id)".to_owned()),
+                self.pipeline.park_unreadable(&record).await,
+            ),
+        };
+        match outcome {
+            Outcome::Retry { reason } | Outcome::NotStarted { reason } => {
+                tracing::warn!(%event_id, %reason, "EventBridgeEventRetried");
+                Err(EventBridgeRetry { event_id, reason })
+            }
+            done => Ok(done),
+        }
+    }
+
+    /// Runs one readable event through the pipeline: its id and outcome.
+    async fn run(&self, event: &EventBridgeEvent, deadline: SystemTime) -> (String, Outcome) {
         let event_id = event.id.clone().unwrap_or_else(|| "(no id)".to_owned());
         let body = match &self.config.partner {
             None => event.detail.to_string(),
-            Some(partner) => wrap_partner_event(partner, &event, &event_id),
+            Some(partner) => wrap_partner_event(partner, event, &event_id),
         };
         let delivery = Delivery {
             message_id: event_id.clone(),
@@ -95,13 +166,7 @@ impl<H: Handler> EventBridgeAdapter<H> {
             .unwrap_or(Outcome::Retry {
                 reason: "no outcome".to_owned(),
             });
-        match outcome {
-            Outcome::Retry { reason } | Outcome::NotStarted { reason } => {
-                tracing::warn!(%event_id, %reason, "EventBridgeEventRetried");
-                Err(EventBridgeRetry { event_id, reason })
-            }
-            done => Ok(done),
-        }
+        (event_id, outcome)
     }
 }
 

@@ -5,5 +5,5 @@
 mod adapter;
 mod config;
 
-pub use adapter::{EventBridgeAdapter, EventBridgeRetry};
+pub use adapter::{EventBridgeAdapter, EventBridgeInput, EventBridgeRetry};
 pub use config::EventBridgeAdapterConfig;

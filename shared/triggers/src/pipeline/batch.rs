@@ -1,5 +1,6 @@
 //! Running a batch: decode every message, claim the batch's idempotency
-//! keys in one call, schedule the messages ([`Ordering`]: concurrently, or
+//! keys in one call (and, with the ordering guard, admit its positions in
+//! another, issued together), schedule the messages ([`Ordering`]: concurrently, or
 //! in order within each FIFO group), publish the events they returned
 //! (one flush per batch; per message within a FIFO group, so a group stops
 //! at a message whose events were refused) and settle the claims.
@@ -11,7 +12,7 @@ use futures_util::StreamExt;
 use switchyard_contracts::{DecodeError, Envelope};
 
 use crate::handler::Handler;
-use crate::layers::{Claim, Settlement};
+use crate::layers::{Claim, Order, Settlement};
 use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::{Delivery, Outcome};
 use crate::pipeline::process::Settled;
@@ -33,6 +34,7 @@ pub(crate) struct Item<E> {
     pub(crate) delivery: Delivery,
     pub(crate) decoded: Result<Envelope<E>, DecodeError>,
     pub(crate) claim: Claim,
+    pub(crate) order: Order,
 }
 
 impl<H: Handler> Pipeline<H> {
@@ -46,15 +48,26 @@ impl<H: Handler> Pipeline<H> {
         let decoded: Vec<_> = deliveries.iter().map(|d| self.decode(&d.body)).collect();
         let refs: Vec<Option<&Envelope<H::Event>>> =
             decoded.iter().map(|d| d.as_ref().ok()).collect();
-        let claims = crate::layers::claim_batch(self.idempotency.as_ref(), &refs, deadline).await;
+        // The claims and the ordering guard's positions: two calls at once.
+        let (claims, orders) = futures_util::future::join(
+            crate::layers::claim_batch(self.idempotency.as_ref(), &refs, deadline),
+            async {
+                match &self.ordering {
+                    Some(guard) => guard.check(&refs, deadline).await,
+                    None => vec![Order::Unguarded; refs.len()],
+                }
+            },
+        )
+        .await;
         let items: Vec<Item<H::Event>> = deliveries
             .into_iter()
             .zip(decoded)
-            .zip(claims)
-            .map(|((delivery, decoded), claim)| Item {
+            .zip(claims.into_iter().zip(orders))
+            .map(|((delivery, decoded), (claim, order))| Item {
                 delivery,
                 decoded,
                 claim,
+                order,
             })
             .collect();
 

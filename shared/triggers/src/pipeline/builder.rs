@@ -7,7 +7,7 @@ use switchyard_contracts::DecodeOptions;
 use switchyard_publish::Publisher;
 
 use crate::handler::Handler;
-use crate::layers::Idempotency;
+use crate::layers::{Idempotency, OrderingGuard};
 use crate::park::ParkTarget;
 use crate::pipeline::settings::{PipelineSettings, Unsubscribed};
 
@@ -18,6 +18,7 @@ pub struct Pipeline<H: Handler> {
     pub(crate) idempotency: Option<Idempotency>,
     pub(crate) park: Option<Arc<dyn ParkTarget>>,
     pub(crate) publisher: Option<Arc<dyn Publisher>>,
+    pub(crate) ordering: Option<OrderingGuard>,
 }
 
 impl<H: Handler> Pipeline<H> {
@@ -29,6 +30,7 @@ impl<H: Handler> Pipeline<H> {
             idempotency: None,
             park: None,
             publisher: None,
+            ordering: None,
         }
     }
 
@@ -51,6 +53,14 @@ impl<H: Handler> Pipeline<H> {
     #[must_use]
     pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
         self.idempotency = Some(idempotency);
+        self
+    }
+
+    /// Acknowledges updates older than one already applied as stale
+    /// ([`OrderingGuard`]).
+    #[must_use]
+    pub fn with_ordering(mut self, guard: OrderingGuard) -> Self {
+        self.ordering = Some(guard);
         self
     }
 

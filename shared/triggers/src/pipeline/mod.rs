@@ -7,12 +7,12 @@ mod batch;
 mod builder;
 mod decode;
 mod flush;
-mod message;
+pub(crate) mod message;
 mod park;
 mod process;
 mod settings;
 
 pub use batch::Ordering;
 pub use builder::Pipeline;
-pub use message::{Delivery, Outcome};
+pub use message::{Delivery, Outcome, Unreadable};
 pub use settings::{BarePayload, PipelineSettings, Unsubscribed};

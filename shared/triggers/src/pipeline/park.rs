@@ -4,9 +4,16 @@
 use crate::handler::Handler;
 use crate::park::{ParkedMessage, bounded_reason};
 use crate::pipeline::builder::Pipeline;
-use crate::pipeline::message::{Delivery, Outcome};
+use crate::pipeline::message::{Delivery, Outcome, Unreadable};
 
 impl<H: Handler> Pipeline<H> {
+    /// Parks a record the trigger delivered but that could not be read.
+    pub(crate) async fn park_unreadable(&self, record: &Unreadable) -> Outcome {
+        tracing::warn!(message_id = ?record.message_id, reason = %record.reason, "UnreadableRecord");
+        self.park(&record.delivery(), Unreadable::KIND, &record.reason)
+            .await
+    }
+
     pub(crate) async fn park(&self, delivery: &Delivery, kind: &str, reason: &str) -> Outcome {
         let Some(target) = &self.park else {
             tracing::warn!(kind, %reason, "permanent failure and no park target; retrying so the trigger dead-letters it");

@@ -10,7 +10,7 @@ use switchyard_publish::{Cause, OutgoingEvent, apply_cause};
 use tracing::Instrument;
 
 use crate::handler::{Context, Handled, Handler, HandlerError};
-use crate::layers::{Claim, OwnedKey, catch_panic, span_for};
+use crate::layers::{Claim, Order, OwnedKey, catch_panic, span_for};
 use crate::pipeline::batch::Item;
 use crate::pipeline::builder::Pipeline;
 use crate::pipeline::message::Outcome;
@@ -76,6 +76,7 @@ impl<H: Handler> Pipeline<H> {
             delivery,
             decoded,
             claim,
+            order,
         } = item;
         let span = span_for(
             &self.settings.function_name,
@@ -125,6 +126,31 @@ impl<H: Handler> Pipeline<H> {
                 Some(k) => Settled::Release(outcome, k.key.clone()).into(),
                 None => outcome.into(),
             };
+            match order {
+                Order::Unguarded | Order::Admitted => {}
+                Order::Stale(s) => {
+                    tracing::warn!(
+                        entity = %s.entity,
+                        position = s.position,
+                        newest = s.newest,
+                        newest_event = %s.newest_event,
+                        "StaleEvent: older than an update already applied; acknowledged without running"
+                    );
+                    return finish(Outcome::Stale {
+                        entity: s.entity,
+                        position: s.position,
+                        newest: s.newest,
+                    });
+                }
+                Order::BadKey(reason) => {
+                    return finish(self.park(&delivery, "ordering_key", &reason).await);
+                }
+                Order::StoreDown(reason) => {
+                    return finish(Outcome::Retry {
+                        reason: format!("ordering guard store unavailable: {reason}"),
+                    });
+                }
+            }
 
             let now = SystemTime::now();
             let budget = deadline

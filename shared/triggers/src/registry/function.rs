@@ -16,7 +16,9 @@ use switchyard_publish::servicebus::ServiceBusSendApi;
 
 use crate::config::{ConfigError, Settings};
 use crate::handler::Handler;
+use crate::layers::OrderedBy;
 use crate::pipeline::Unsubscribed;
+use crate::registry::endpoint::{HttpEndpoint, Subscription};
 use crate::registry::hosted::{Hosted, HttpApp, MessageApp};
 use crate::sqs::SqsApi;
 
@@ -280,6 +282,12 @@ pub struct Function {
     /// How long an idempotency record lives unless
     /// `SWITCHYARD_IDEMPOTENCY_EXPIRY_SECS` says otherwise.
     pub idempotency_expiry: Duration,
+    /// The event types whose stale updates the ordering guard drops.
+    pub ordered: &'static [OrderedBy],
+    /// The Service Bus subscription its Service Bus trigger reads.
+    pub subscription: Subscription,
+    /// How its HTTP trigger is exposed on Azure.
+    pub endpoint: HttpEndpoint,
     kind: Kind,
 }
 
@@ -314,6 +322,9 @@ impl Function {
             settings: &[],
             unsubscribed: Unsubscribed::Park,
             idempotency_expiry: DEFAULT_IDEMPOTENCY_EXPIRY,
+            ordered: &[],
+            subscription: Subscription::default_for(name),
+            endpoint: HttpEndpoint::default_for(name),
             kind,
         }
     }
@@ -396,6 +407,15 @@ impl Function {
     #[must_use]
     pub fn idempotency_expiry(mut self, expiry: Duration) -> Self {
         self.idempotency_expiry = expiry;
+        self
+    }
+
+    /// Guards these event types against stale updates: per entity, an
+    /// event older than one already applied is acknowledged without running
+    /// ([`OrderingGuard`](crate::OrderingGuard); needs an idempotency store).
+    #[must_use]
+    pub fn ordered(mut self, rules: &'static [OrderedBy]) -> Self {
+        self.ordered = rules;
         self
     }
 

@@ -4,21 +4,22 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use switchyard_contracts::DecodeOptions;
 use switchyard_idempotency::IdempotencyConfig;
 
 use crate::config::{ConfigError, Settings};
-use crate::eventbridge::{EventBridgeAdapter, EventBridgeAdapterConfig, EventBridgeRetry};
+use crate::eventbridge::{
+    EventBridgeAdapter, EventBridgeAdapterConfig, EventBridgeInput, EventBridgeRetry,
+};
 use crate::handler::Handler;
-use crate::layers::Idempotency;
+use crate::layers::{DEFAULT_ORDERING_KEEP, Idempotency, OrderingGuard};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::registry::function::{Function, Platform, Trigger};
 use crate::servicebus::{
     InvocationRequest, ServiceBusAdapter, ServiceBusAdapterConfig, ServiceBusInvocation,
 };
-use crate::sqs::{BatchReport, SqsAdapter, SqsAdapterConfig};
+use crate::sqs::{BatchReport, SqsAdapter, SqsAdapterConfig, SqsBatch};
 
 /// The function was asked to run a trigger it was not built for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,16 +36,18 @@ pub struct NotHosted {
 #[async_trait::async_trait]
 pub trait MessageApp: Send + Sync {
     /// An SQS batch → its `batchItemFailures` (and what happened to each).
+    /// An `SqsEvent` converts with `.into()`.
     async fn sqs(
         &self,
-        event: SqsEvent,
+        event: SqsBatch,
         deadline: SystemTime,
     ) -> Result<(SqsBatchResponse, BatchReport), NotHosted>;
 
-    /// One EventBridge event → `Ok` (done) or the retry error.
+    /// One EventBridge event → `Ok` (done) or the retry error. An
+    /// `EventBridgeEvent` converts with `.into()`.
     async fn eventbridge(
         &self,
-        event: EventBridgeEvent,
+        event: EventBridgeInput,
         deadline: SystemTime,
     ) -> Result<Result<Outcome, EventBridgeRetry>, NotHosted>;
 
@@ -95,6 +98,53 @@ pub fn decode_options(settings: &Settings) -> Result<DecodeOptions, ConfigError>
     })
 }
 
+/// The function's ordering guard, when it declares one
+/// ([`Function::ordered`]): its positions live in the idempotency store for
+/// `SWITCHYARD_ORDERING_KEEP_SECS` (default 14 days).
+///
+/// # Errors
+/// A rule for a type the function does not consume, no idempotency store,
+/// or a malformed setting.
+pub(crate) fn ordering_guard(
+    f: &Function,
+    p: &Platform,
+) -> Result<Option<OrderingGuard>, ConfigError> {
+    if f.ordered.is_empty() {
+        return Ok(None);
+    }
+    if let Some(rule) = f
+        .ordered
+        .iter()
+        .find(|r| !f.consumes.contains(&r.event_type))
+    {
+        return Err(ConfigError::unavailable(
+            f.name,
+            format!(
+                "its ordering guard names {}, which it does not consume",
+                rule.event_type
+            ),
+        ));
+    }
+    let Some(store) = p.store.clone() else {
+        return Err(ConfigError::missing(
+            p.settings.describe("SWITCHYARD_IDEMPOTENCY"),
+            format!(
+                "{}'s ordering guard keeps positions in the idempotency store",
+                f.name
+            ),
+        ));
+    };
+    Ok(Some(OrderingGuard {
+        rules: f.ordered,
+        store,
+        prefix: f.name.to_owned(),
+        keep_for: Duration::from_secs(p.settings.parse_or(
+            "SWITCHYARD_ORDERING_KEEP_SECS",
+            DEFAULT_ORDERING_KEEP.as_secs(),
+        )?),
+    }))
+}
+
 impl<H: Handler> Hosted<H> {
     pub(crate) fn new(handler: Arc<H>, f: &Function, p: &Platform) -> Result<Self, ConfigError> {
         let s = &p.settings;
@@ -103,13 +153,17 @@ impl<H: Handler> Hosted<H> {
             config: IdempotencyConfig::for_function(f.name),
             store: store.clone(),
         });
+        let ordering = ordering_guard(f, p)?;
         let tune = |pipeline: Pipeline<Arc<H>>| {
-            let pipeline = pipeline
+            let mut pipeline = pipeline
                 .with_publisher(p.publisher.clone())
                 .with_unsubscribed(f.unsubscribed)
                 .with_decode_options(decode.clone());
-            match &idempotency {
-                Some(i) => pipeline.with_idempotency(i.clone()),
+            if let Some(i) = &idempotency {
+                pipeline = pipeline.with_idempotency(i.clone());
+            }
+            match &ordering {
+                Some(guard) => pipeline.with_ordering(guard.clone()),
                 None => pipeline,
             }
         };
@@ -173,7 +227,7 @@ impl<H: Handler> Hosted<H> {
 impl<H: Handler> MessageApp for Hosted<H> {
     async fn sqs(
         &self,
-        event: SqsEvent,
+        event: SqsBatch,
         deadline: SystemTime,
     ) -> Result<(SqsBatchResponse, BatchReport), NotHosted> {
         match &self.sqs {
@@ -184,7 +238,7 @@ impl<H: Handler> MessageApp for Hosted<H> {
 
     async fn eventbridge(
         &self,
-        event: EventBridgeEvent,
+        event: EventBridgeInput,
         deadline: SystemTime,
     ) -> Result<Result<Outcome, EventBridgeRetry>, NotHosted> {
         match &self.eventbridge {

@@ -3,9 +3,13 @@
 //! and the IaC checks all read it; each host builds a function on its
 //! [`Platform`] (settings, publisher, store, clients) with the same code.
 
+mod endpoint;
 mod function;
 mod hosted;
 
+pub use endpoint::{
+    AuthLevel, DEFAULT_HTTP_METHODS, DEFAULT_TOPIC, HttpEndpoint, HttpMethod, Subscription,
+};
 pub use function::{
     App, BuildContext, BuildFuture, DEFAULT_IDEMPOTENCY_EXPIRY, Function, Platform, Resources,
     Setting, Trigger,

@@ -189,6 +189,16 @@ impl<H: Handler> ServiceBusAdapter<H> {
                 200,
                 format!("{function}: message {message_id} parked ({kind})"),
             ),
+            Outcome::Stale {
+                entity,
+                position,
+                newest,
+            } => (
+                200,
+                format!(
+                    "{function}: message {message_id} is stale for {entity} (position {position} < {newest}); acknowledged without running"
+                ),
+            ),
             Outcome::Retry { reason } | Outcome::NotStarted { reason } => {
                 tracing::warn!(%reason, "ServiceBusMessageAbandoned");
                 (

@@ -1,13 +1,14 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 
 use crate::handler::Handler;
 use crate::layers::Idempotency;
 use crate::pipeline::{Delivery, Ordering, Outcome, Pipeline, PipelineSettings};
 use crate::sqs::config::SqsAdapterConfig;
 use crate::sqs::park::SqsParkTarget;
+use crate::sqs::records::{SqsBatch, SqsRecord, queue_name};
 use crate::sqs::{SqsApi, VisibilityChange};
 
 /// Turns an SQS batch into handler calls and the results into a
@@ -75,84 +76,131 @@ impl<H: Handler> SqsAdapter<H> {
     }
 
     /// Handles one batch; `deadline` is the invocation's deadline.
-    pub async fn handle(&self, event: SqsEvent, deadline: SystemTime) -> SqsBatchResponse {
+    pub async fn handle(
+        &self,
+        event: impl Into<SqsBatch>,
+        deadline: SystemTime,
+    ) -> SqsBatchResponse {
         self.handle_with_report(event, deadline).await.0
     }
 
     /// Like [`handle`](Self::handle), also returning what happened to each message.
+    ///
+    /// A record that could not be read is parked with the reason (kind
+    /// `unreadable_record`) before the others run. When it cannot be parked
+    /// it is reported failed; one that names no message id is reported with
+    /// an empty identifier, which Lambda treats as a failure of the whole
+    /// batch — redelivered, never dropped. In a FIFO batch the records after
+    /// an unreadable one that could not be parked are not started.
     pub async fn handle_with_report(
         &self,
-        event: SqsEvent,
+        event: impl Into<SqsBatch>,
         deadline: SystemTime,
     ) -> (SqsBatchResponse, BatchReport) {
-        let fifo = event
+        let batch: SqsBatch = event.into();
+        let fifo = batch
             .records
-            .first()
-            .and_then(|r| r.event_source_arn.as_deref())
+            .iter()
+            .find_map(|r| match r {
+                SqsRecord::Read(m) => m.event_source_arn.as_deref(),
+                SqsRecord::Unreadable(_) => None,
+            })
             .is_some_and(|arn| arn.ends_with(".fifo"));
-        let mut deliveries = Vec::with_capacity(event.records.len());
-        let mut receipts = Vec::with_capacity(event.records.len());
-        for mut record in event.records {
-            let Some(message_id) = record.message_id.take() else {
-                // Without an id a message cannot be reported; Lambda always sends one.
-                tracing::error!("SQS record without messageId; cannot report it");
-                continue;
+        let total = batch.records.len();
+        let mut deliveries = Vec::with_capacity(total);
+        let mut receipts = Vec::with_capacity(total);
+        // Every record's (id, outcome) in batch order; `None` until it ran.
+        let mut slots: Vec<(String, Option<Outcome>)> = Vec::with_capacity(total);
+        let mut blocked: Option<String> = None;
+        for record in batch.records {
+            let mut record = match record {
+                SqsRecord::Read(m) => m,
+                SqsRecord::Unreadable(u) => {
+                    let outcome = self.pipeline.park_unreadable(&u).await;
+                    if fifo && outcome.needs_retry() && blocked.is_none() {
+                        blocked = Some(u.message_id.clone().unwrap_or_default());
+                    }
+                    slots.push((u.message_id.unwrap_or_default(), Some(outcome)));
+                    continue;
+                }
             };
+            let message_id = record.message_id.take().unwrap_or_default();
+            if let Some(earlier) = &blocked {
+                let reason = format!(
+                    "an earlier record of this FIFO batch ({earlier}) could not be read or parked"
+                );
+                slots.push((message_id, Some(Outcome::NotStarted { reason })));
+                continue;
+            }
             let attempt = record
                 .attributes
                 .get("ApproximateReceiveCount")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
-            let source = record
-                .event_source_arn
-                .as_deref()
-                .and_then(|arn| arn.rsplit(':').next())
-                .unwrap_or("sqs")
-                .to_owned();
             deliveries.push(Delivery {
-                message_id,
+                message_id: message_id.clone(),
                 body: record.body.take().unwrap_or_default(),
                 attempt,
                 group: record.attributes.remove("MessageGroupId"),
-                source,
+                source: queue_name(record.event_source_arn.as_deref()),
             });
             receipts.push((record.receipt_handle, record.event_source_arn, attempt));
+            slots.push((message_id, None));
         }
-        let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
         let ordering = if fifo {
             Ordering::InOrderPerGroup
         } else {
             Ordering::Concurrent
         };
-        let outcomes = self
+        let mut ran = self
             .pipeline
             .run_batch(deliveries, deadline, ordering)
-            .await;
+            .await
+            .into_iter()
+            .zip(receipts);
 
         let mut response = SqsBatchResponse::default();
         let mut backoff: Vec<(String, VisibilityChange)> = Vec::new();
-        for ((id, outcome), (receipt, arn, attempt)) in ids.iter().zip(&outcomes).zip(receipts) {
-            if !outcome.needs_retry() {
-                continue;
-            }
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id.clone();
-            response.batch_item_failures.push(failure);
-            // FIFO queues keep the group blocked while a message is invisible,
-            // so backoff applies to standard queues only.
-            if let (Some(b), Some(receipt), Some(arn), false) =
-                (self.config.backoff, receipt, arn, fifo)
-            {
-                if matches!(outcome, Outcome::Retry { .. }) {
-                    backoff.push((
-                        arn,
-                        VisibilityChange {
-                            receipt_handle: receipt,
-                            timeout: b.visibility_for(attempt),
+        let mut outcomes = Vec::with_capacity(total);
+        for (id, settled) in slots {
+            let (outcome, receipt) = match settled {
+                Some(outcome) => (outcome, None),
+                None => match ran.next() {
+                    Some((outcome, receipt)) => (outcome, Some(receipt)),
+                    None => (
+                        Outcome::Retry {
+                            reason: "no outcome".to_owned(),
                         },
-                    ));
+                        None,
+                    ),
+                },
+            };
+            if outcome.needs_retry() {
+                if id.is_empty() {
+                    tracing::error!(
+                        "a record without messageId could not be parked; failing the whole batch"
+                    );
+                }
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.clone();
+                response.batch_item_failures.push(failure);
+                // FIFO queues keep the group blocked while a message is invisible,
+                // so backoff applies to standard queues only.
+                if let (Some(b), Some((Some(receipt), Some(arn), attempt)), false) =
+                    (self.config.backoff, receipt, fifo)
+                {
+                    if matches!(outcome, Outcome::Retry { .. }) {
+                        backoff.push((
+                            arn,
+                            VisibilityChange {
+                                receipt_handle: receipt,
+                                timeout: b.visibility_for(attempt),
+                            },
+                        ));
+                    }
                 }
             }
+            outcomes.push((id, outcome));
         }
         if let (Some(api), false) = (&self.sqs, backoff.is_empty()) {
             let arn = backoff[0].0.clone();
@@ -161,9 +209,7 @@ impl<H: Handler> SqsAdapter<H> {
                 tracing::warn!(error = %e, "could not set backoff visibility; SQS retries at the queue's visibility timeout");
             }
         }
-        let report = BatchReport {
-            outcomes: ids.into_iter().zip(outcomes).collect(),
-        };
+        let report = BatchReport { outcomes };
         tracing::info!(
             records = report.outcomes.len(),
             failures = response.batch_item_failures.len(),

@@ -1,12 +1,14 @@
-//! The SQS batch adapter: `SqsEvent` in, `SqsBatchResponse` out.
+//! The SQS batch adapter: an SQS batch in (read record by record), `SqsBatchResponse` out.
 
 mod adapter;
 mod config;
 mod park;
+mod records;
 
 pub use adapter::{BatchReport, SqsAdapter};
 pub use config::{BackoffConfig, SqsAdapterConfig};
 pub use park::SqsParkTarget;
+pub use records::{SqsBatch, SqsRecord};
 
 // The SQS client seam lives in `switchyard-publish` (one trait for the
 // publisher and the adapters); re-exported here under its old path. The AWS

@@ -1,7 +1,8 @@
 //! The Standard Webhooks signature.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
 use chrono::{DateTime, Utc};
 
 use crate::error::VerifyError;
@@ -15,6 +16,18 @@ pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 /// `webhook-signature`: space-separated `v1,<base64>` entries.
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
 
+/// How secrets are read: the standard alphabet, padded or not, and trailing
+/// bits that are not zero ignored. That is the union of what the reference
+/// libraries accept (Python appends `==` and decodes leniently; Go ignores
+/// non-canonical trailing bits); what all of them refuse stays refused:
+/// characters outside the alphabet, an impossible length, an empty key.
+const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// The active signing secrets (their decoded keys).
 #[derive(Debug, Clone)]
 pub struct StandardAuth {
@@ -23,10 +36,12 @@ pub struct StandardAuth {
 }
 
 impl StandardAuth {
-    /// From a comma-separated list of `whsec_<base64>` secrets (the prefix is optional).
+    /// From a comma-separated list of `whsec_<base64>` secrets (the prefix is
+    /// optional; the base64 may be unpadded or carry non-zero trailing bits).
     ///
     /// # Errors
-    /// [`InvalidSecret`] naming the position of a secret that is not base64.
+    /// [`InvalidSecret`] naming the position of a secret that is not base64
+    /// or decodes to no bytes.
     pub fn parse(list: &str) -> Result<Self, InvalidSecret> {
         let mut keys = Vec::new();
         for (i, s) in list
@@ -36,7 +51,7 @@ impl StandardAuth {
             .enumerate()
         {
             let encoded = s.strip_prefix("whsec_").unwrap_or(s);
-            let key = BASE64
+            let key = SECRET_BASE64
                 .decode(encoded)
                 .map_err(|_| InvalidSecret::Malformed {
                     position: i + 1,
@@ -193,6 +208,64 @@ mod tests {
             verify(&request(&h, b"{}"), &auth, now),
             Err(VerifyError::Mismatch("signature"))
         );
+    }
+
+    /// The key bytes a secret decodes to, or `None` when it is refused.
+    fn key_of(secret: &str) -> Option<Vec<u8>> {
+        StandardAuth::parse(secret)
+            .ok()
+            .and_then(|a| a.keys.iter().next().map(|k| k.expose().to_vec()))
+    }
+
+    // The reference libraries (standard-webhooks/libraries): Python decodes
+    // `b64decode(secret + "==")`, so padding is optional and trailing bits
+    // are ignored; Go's `base64.StdEncoding` ignores trailing bits too. Both
+    // are accepted here. Characters outside the standard alphabet and an
+    // impossible length are refused, as Go, Rust and JavaScript refuse them
+    // (Python alone drops unknown characters silently).
+    #[test]
+    fn secrets_padded_unpadded_and_with_trailing_bits() {
+        let accepted: &[(&str, &[u8])] = &[
+            ("whsec_QQ==", b"A"),
+            ("whsec_QQ", b"A"),
+            ("QQ", b"A"),
+            ("whsec_QR==", b"A"),
+            ("whsec_QR", b"A"),
+            ("whsec_QUI=", b"AB"),
+            ("whsec_QUI", b"AB"),
+            ("whsec_QUJD", b"ABC"),
+        ];
+        for (secret, key) in accepted {
+            assert_eq!(key_of(secret).as_deref(), Some(*key), "{secret}");
+        }
+        let refused = [
+            "whsec_Q",
+            "whsec_Q===",
+            "whsec_-_8A",
+            "whsec_QU I=",
+            "whsec_***",
+            "whsec_",
+            "",
+        ];
+        for secret in refused {
+            assert_eq!(key_of(secret), None, "{secret}");
+        }
+    }
+
+    #[test]
+    fn an_unpadded_secret_signs_like_its_padded_form() {
+        // 32 random bytes whose base64 ends in one `=`: the unpadded form is
+        // how some providers print their signing secrets.
+        let padded = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwq3D2WN1xN0A=";
+        let unpadded = padded.trim_end_matches('=');
+        assert_ne!(padded, unpadded);
+        let now = DateTime::from_timestamp(TS, 0).unwrap();
+        let key = key_of(padded).unwrap();
+        assert_eq!(key_of(unpadded), Some(key.clone()));
+        let signature = sign(&key, ID, TS, BODY);
+        let h = headers(ID, TS, &signature);
+        let auth = StandardAuth::parse(unpadded).unwrap();
+        assert_eq!(verify(&request(&h, BODY), &auth, now), Ok(ID.to_owned()));
     }
 
     #[test]
