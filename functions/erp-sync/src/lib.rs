@@ -90,6 +90,7 @@ impl Handler for ErpSync {
                         erp_order_number: accepted.erp_order_number.clone(),
                         outcome: accepted.outcome,
                         synced_at: Utc::now(),
+                        origin: order.origin.clone(),
                     },
                 )
                 .derived_from(&event, FUNCTION_NAME);

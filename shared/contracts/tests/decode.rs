@@ -254,6 +254,7 @@ fn caused_by_keeps_the_correlation_and_sets_causation() {
             erp_order_number: "ERP-1".into(),
             outcome: SyncOutcome::Created,
             synced_at: "2026-11-20T09:16:01Z".parse().unwrap(),
+            origin: None,
         },
     )
     .caused_by(&cause);
@@ -279,6 +280,7 @@ fn derived_ids_are_stable_per_cause_type_and_scope() {
                 erp_order_number: "ERP-1".into(),
                 outcome: SyncOutcome::Created,
                 synced_at: "2026-11-20T09:16:01Z".parse().unwrap(),
+            origin: None,
             },
         )
         .derived_from(&cause, scope)

@@ -201,6 +201,7 @@ fn synced(order: &OrderPlacedV2, id: String) -> Result<OutgoingEvent, HandlerErr
             erp_order_number: format!("ERP-{}", order.order_id),
             outcome: SyncOutcome::Created,
             synced_at: chrono::Utc::now(),
+            origin: order.origin.clone(),
         },
     )
     .with_id(id);

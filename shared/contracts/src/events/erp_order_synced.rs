@@ -3,7 +3,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::order_placed::non_empty;
-use super::{Event, Invalid};
+use super::{CrmRecord, Event, Invalid};
 
 /// `erp.order-synced` v1: the ERP accepted an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -17,6 +17,11 @@ pub struct ErpOrderSyncedV1 {
     pub outcome: SyncOutcome,
     /// When the ERP confirmed.
     pub synced_at: DateTime<Utc>,
+    /// The CRM record the order came from (`order.placed`'s `origin`), where
+    /// crm-writeback writes the ERP number back; absent for orders that did
+    /// not come from a CRM (added in place: optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<CrmRecord>,
 }
 
 /// What the ERP did with an order.
@@ -36,7 +41,7 @@ impl Event for ErpOrderSyncedV1 {
     const VERSION: u32 = 1;
 
     fn example() -> Option<Self> {
-        serde_json::from_value(serde_json::json!({"orderId": "SO-1001", "erpOrderNumber": "ERP-000123", "outcome": "created", "syncedAt": "2026-11-20T09:16:01Z"})).ok()
+        serde_json::from_value(serde_json::json!({"orderId": "SO-1001", "erpOrderNumber": "ERP-000123", "outcome": "created", "syncedAt": "2026-11-20T09:16:01Z", "origin": {"system": "dynamics", "object": "salesorder", "id": "5d3e6f1a-8c2b-4e7d-9a10-3f2b1c4d5e6f"}})).ok()
     }
 
     fn subject(&self) -> Option<String> {
@@ -45,6 +50,10 @@ impl Event for ErpOrderSyncedV1 {
 
     fn validate(&self) -> Result<(), Invalid> {
         non_empty("orderId", &self.order_id)?;
-        non_empty("erpOrderNumber", &self.erp_order_number)
+        non_empty("erpOrderNumber", &self.erp_order_number)?;
+        match &self.origin {
+            Some(origin) => origin.validate("origin"),
+            None => Ok(()),
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! The domain events of the reference integration, one module per event
 //! type, one struct per version. Names are past tense: they say what happened.
 
+mod crm_record;
 mod customer_updated;
 mod erp_order_synced;
 mod order_placed;
 
+pub use crm_record::{CrmRecord, CrmSystem};
 pub use customer_updated::{Address, CustomerUpdatedV1};
 pub use erp_order_synced::{ErpOrderSyncedV1, SyncOutcome};
 pub use order_placed::{OrderLine, OrderPlacedV1, OrderPlacedV2, UpcastError};

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Event, Invalid};
+use super::{CrmRecord, Event, Invalid};
 use crate::decode::{DecodeError, DecodeOptions};
 use crate::money::{Amount, Currency};
 
@@ -40,6 +40,10 @@ pub struct OrderPlacedV2 {
     pub total: Amount,
     /// When the order was placed.
     pub placed_at: DateTime<Utc>,
+    /// The CRM record the order was placed as, when it came from a CRM
+    /// (added in place: optional, absent from earlier producers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<CrmRecord>,
 }
 
 /// One line of an order.
@@ -79,6 +83,7 @@ impl OrderPlacedV1 {
             lines: Vec::new(),
             total: self.total_amount,
             placed_at: self.placed_at,
+            origin: None,
         })
     }
 }
@@ -138,6 +143,9 @@ impl Event for OrderPlacedV2 {
     fn validate(&self) -> Result<(), Invalid> {
         non_empty("orderId", &self.order_id)?;
         non_empty("customerId", &self.customer_id)?;
+        if let Some(origin) = &self.origin {
+            origin.validate("origin")?;
+        }
         let mut sum = Decimal::ZERO;
         for (i, line) in self.lines.iter().enumerate() {
             non_empty(&format!("lines[{i}].sku"), &line.sku)?;

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use switchyard_contracts::events::{Address, CustomerUpdatedV1, OrderPlacedV2};
+use switchyard_contracts::events::{Address, CrmRecord, CrmSystem, CustomerUpdatedV1, OrderPlacedV2};
 use switchyard_contracts::{Amount, DomainEvent};
 
 use super::model::{AttributeValue, RemoteExecutionContext, parse_date};
@@ -253,6 +253,7 @@ fn order(
         lines: Vec::new(),
         total,
         placed_at: time,
+        origin: Some(CrmRecord::new(CrmSystem::Dynamics, "salesorder", id)),
     })
 }
 

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use switchyard_contracts::events::{Address, CustomerUpdatedV1, OrderPlacedV2};
+use switchyard_contracts::events::{Address, CrmRecord, CrmSystem, CustomerUpdatedV1, OrderPlacedV2};
 use switchyard_contracts::{Amount, Currency, DomainEvent};
 
 use super::model::{Notification, Notifications};
@@ -214,5 +214,6 @@ fn order(i: usize, n: &Notification, options: &MapOptions) -> Result<OrderPlaced
         lines: Vec::new(),
         total,
         placed_at,
+        origin: Some(CrmRecord::new(CrmSystem::Salesforce, "Order", id)),
     })
 }

@@ -1,0 +1,80 @@
+//! Outbound credentials for the APIs functions call (the ERP, the CRMs).
+//!
+//! [`Credentials`] is what a client holds: none, a static bearer token
+//! (HubSpot private apps), or an OAuth 2.0 client-credentials grant
+//! ([`ClientCredentials`]) whose token is cached until shortly before it
+//! expires and refreshed by one caller at a time. [`Credentials::send`]
+//! sends a request with its `Authorization` header and, when the API
+//! answers 401 to an OAuth token, drops that token, fetches a new one and
+//! sends once more.
+
+use std::sync::Arc;
+
+mod oauth;
+
+pub use oauth::{ClientAuth, ClientCredentials, OAuthConfig, TokenError};
+
+/// How a client authenticates its requests.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    /// No `Authorization` header (local stubs, open APIs).
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`, a token that does not expire.
+    Bearer(Arc<str>),
+    /// A token from an OAuth 2.0 client-credentials grant.
+    OAuth(Arc<ClientCredentials>),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the token itself
+        f.write_str(match self {
+            Credentials::None => "Credentials::None",
+            Credentials::Bearer(_) => "Credentials::Bearer(..)",
+            Credentials::OAuth(_) => "Credentials::OAuth(..)",
+        })
+    }
+}
+
+/// Why a request could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No token could be had.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The request itself failed (connect, timeout, cut off).
+    #[error("request failed: {0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+impl SendError {
+    /// True when a later attempt may succeed (a token endpoint outage, a
+    /// network failure); false when it cannot (rejected client credentials).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SendError::Token(e) => e.is_transient(),
+            SendError::Transport(_) => true,
+        }
+    }
+}
+
+impl Credentials {
+    /// Sends the request `build` makes, with this credential's
+    /// `Authorization` header. With [`Credentials::OAuth`], a 401 answer
+    /// drops the token it was sent with, and the request is built and sent
+    /// once more with a fresh token; the second answer is returned as it is.
+    ///
+    /// # Errors
+    /// [`SendError`]: no token, or the request failed to complete.
+    pub async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SendError> {
+        match self {
+            Credentials::None => Ok(build().send().await?),
+            Credentials::Bearer(token) => Ok(build().bearer_auth(token).send().await?),
+            Credentials::OAuth(grant) => grant.send(build).await,
+        }
+    }
+}
