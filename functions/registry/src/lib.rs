@@ -8,6 +8,7 @@ pub fn functions() -> Vec<Function> {
         switchyard_crm_webhook::function(),
         switchyard_erp_sync::function(),
         switchyard_audit_log::function(),
+        switchyard_crm_writeback::function(),
         // switchyard new: registered functions above this line
     ]
 }
