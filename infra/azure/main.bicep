@@ -1,7 +1,7 @@
 // Switchyard on Azure: the Service Bus namespace (topic `integration`,
 // subscriptions with filters, a park queue), and the Function App that runs
 // `azure-app` as a custom handler (every registered function with a Service
-// Bus or HTTP trigger: erp-sync, audit-log, crm-webhook), with its storage account and
+// Bus or HTTP trigger: erp-sync, crm-writeback, audit-log, crm-webhook), with its storage account and
 // Application Insights. Checked offline with checkov (scripts/test.sh); the
 // settings below are also asserted by functions/azure-app/tests/infra.rs.
 
@@ -33,6 +33,32 @@ param cloudEventsWebhookToken string = ''
 
 @description('Origins the CloudEvents validation handshake consents to (comma-separated, or *).')
 param cloudEventsAllowedOrigins string = 'eventgrid.azure.net'
+
+@description('OAuth 2.0 client credentials erp-sync sends to the ERP: the Entra ID tenant (ERP_TENANT_ID), or a token endpoint (ERP_TOKEN_URL); empty client id sends none.')
+param erpTenantId string = ''
+param erpTokenUrl string = ''
+param erpClientId string = ''
+@secure()
+param erpClientSecret string = ''
+param erpScope string = ''
+
+@description('The Dataverse environment crm-writeback writes Dynamics orders to (DATAVERSE_URL), e.g. https://contoso.crm.dynamics.com; empty disables Dynamics write-back.')
+param dataverseUrl string = ''
+@description('The Entra ID application user crm-writeback authenticates to Dataverse as.')
+param dataverseTenantId string = ''
+param dataverseClientId string = ''
+@secure()
+param dataverseClientSecret string = ''
+
+@description('HubSpot private app token crm-writeback writes deals with; empty disables HubSpot write-back.')
+@secure()
+param hubSpotAccessToken string = ''
+
+@description('Salesforce My Domain URL and connected app (client credentials flow) crm-writeback writes orders with; empty URL disables Salesforce write-back.')
+param salesforceUrl string = ''
+param salesforceClientId string = ''
+@secure()
+param salesforceClientSecret string = ''
 
 @description('Deliveries of one message to erp-sync before Service Bus dead-letters it.')
 param erpSyncMaxDeliveryCount int = 5
@@ -109,6 +135,34 @@ resource erpSyncCustomerUpdated 'Microsoft.ServiceBus/namespaces/topics/subscrip
     correlationFilter: {
       properties: {
         type: 'customer.updated'
+      }
+    }
+  }
+}
+
+// crm-writeback: the ERP's confirmations, to write the ERP number back into
+// the CRM record the order came from.
+resource crmWriteback 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' = {
+  parent: topic
+  name: 'crm-writeback'
+  properties: {
+    maxDeliveryCount: 5
+    lockDuration: lockDuration
+    deadLetteringOnMessageExpiration: true
+    deadLetteringOnFilterEvaluationExceptions: true
+    defaultMessageTimeToLive: 'P14D'
+    enableBatchedOperations: true
+  }
+}
+
+resource crmWritebackErpSynced 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2022-10-01-preview' = {
+  parent: crmWriteback
+  name: '$Default'
+  properties: {
+    filterType: 'CorrelationFilter'
+    correlationFilter: {
+      properties: {
+        type: 'erp.order-synced'
       }
     }
   }
@@ -305,6 +359,10 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = { // checkov:skip=CKV_AZ
           value: '${topicName}/subscriptions/erp-sync'
         }
         {
+          name: 'CRM_WRITEBACK__SWITCHYARD_SERVICEBUS_SOURCE'
+          value: '${topicName}/subscriptions/crm-writeback'
+        }
+        {
           name: 'AUDIT_LOG__SWITCHYARD_SERVICEBUS_SOURCE'
           value: '${topicName}/subscriptions/audit'
         }
@@ -323,6 +381,60 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = { // checkov:skip=CKV_AZ
         {
           name: 'SWITCHYARD_IDEMPOTENCY'
           value: idempotencyStore
+        }
+        // OAuth 2.0 / Entra ID client credentials (switchyard-auth) of the
+        // ERP and the CRMs; an empty value counts as unset.
+        {
+          name: 'ERP_TENANT_ID'
+          value: erpTenantId
+        }
+        {
+          name: 'ERP_TOKEN_URL'
+          value: erpTokenUrl
+        }
+        {
+          name: 'ERP_CLIENT_ID'
+          value: erpClientId
+        }
+        {
+          name: 'ERP_CLIENT_SECRET'
+          value: erpClientSecret
+        }
+        {
+          name: 'ERP_SCOPE'
+          value: erpScope
+        }
+        {
+          name: 'DATAVERSE_URL'
+          value: dataverseUrl
+        }
+        {
+          name: 'DATAVERSE_TENANT_ID'
+          value: dataverseTenantId
+        }
+        {
+          name: 'DATAVERSE_CLIENT_ID'
+          value: dataverseClientId
+        }
+        {
+          name: 'DATAVERSE_CLIENT_SECRET'
+          value: dataverseClientSecret
+        }
+        {
+          name: 'HUBSPOT_ACCESS_TOKEN'
+          value: hubSpotAccessToken
+        }
+        {
+          name: 'SALESFORCE_URL'
+          value: salesforceUrl
+        }
+        {
+          name: 'SALESFORCE_CLIENT_ID'
+          value: salesforceClientId
+        }
+        {
+          name: 'SALESFORCE_CLIENT_SECRET'
+          value: salesforceClientSecret
         }
         {
           name: 'SWITCHYARD_STANDARD_WEBHOOK_SECRET'

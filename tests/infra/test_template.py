@@ -270,13 +270,17 @@ def no_echo_problems(template: dict[str, Any]) -> list[str]:
     problems = []
     parameters = template.get("Parameters") or {}
     for name, spec in parameters.items():
-        # The Dynamics header *name* is not a secret.
-        if SECRET_PARAMETER.search(name) and not name.endswith("Header") and str(spec.get("NoEcho")).lower() != "true":
+        # The Dynamics header *name* and a token endpoint's URL are not secrets.
+        if (SECRET_PARAMETER.search(name) and not name.endswith(("Header", "TokenUrl"))
+                and str(spec.get("NoEcho")).lower() != "true"):
             problems.append(f"parameter {name} looks secret but is not NoEcho")
     for fname, res in functions(template).items():
         variables = (((res.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {}
         for var, value in variables.items():
-            if SECRET_ENV.search(var):
+            if SECRET_ENV.search(var) and not var.endswith("_TOKEN_URL"):
+                # a plain Ref, or the value branch of `!If [Has..., !Ref X, !Ref AWS::NoValue]`
+                if isinstance(value, dict) and "Fn::If" in value:
+                    value = value["Fn::If"][1]
                 ref = logical_id_of(value, "Ref")
                 if ref not in parameters or str(parameters[ref].get("NoEcho")).lower() != "true":
                     problems.append(f"{fname}: {var} does not come from a NoEcho parameter")
@@ -501,7 +505,7 @@ class TranslatedTemplateTest(unittest.TestCase):
 
     def test_functions_run_on_arm64_al2023(self) -> None:
         # moto reports x86_64 whatever the template says.
-        for name in ("CrmWebhookFunction", "ErpSyncFunction", "AuditLogFunction"):
+        for name in ("CrmWebhookFunction", "ErpSyncFunction", "CrmWritebackFunction", "AuditLogFunction"):
             props = self.cfn["Resources"][name]["Properties"]
             self.assertEqual(props["Architectures"], ["arm64"], name)
             self.assertEqual(props["Runtime"], "provided.al2023", name)
@@ -519,7 +523,7 @@ class WiringFromTemplateTest(unittest.TestCase):
     def test_functions_build_with_cargo_lambda_from_the_workspace(self) -> None:
         binaries = workspace_binaries()
         expected = {"CrmWebhookFunction": "crm-webhook", "ErpSyncFunction": "erp-sync",
-                    "AuditLogFunction": "audit-log"}
+                    "CrmWritebackFunction": "crm-writeback", "AuditLogFunction": "audit-log"}
         self.assertEqual(set(resources_of_type(self.template, "AWS::Serverless::Function")), set(expected))
         for name, binary in expected.items():
             res = self.resources[name]
@@ -553,8 +557,17 @@ class WiringFromTemplateTest(unittest.TestCase):
             return self.resources[name]["Properties"]["Environment"]["Variables"]
 
         idempotency = {"Fn::Sub": "dynamodb:${IdempotencyTable}"}
-        for name in ("CrmWebhookFunction", "ErpSyncFunction", "AuditLogFunction"):
+        for name in ("CrmWebhookFunction", "ErpSyncFunction", "CrmWritebackFunction", "AuditLogFunction"):
             self.assertEqual(env(name)["SWITCHYARD_IDEMPOTENCY"], idempotency, name)
+        self.assertEqual(env("CrmWritebackFunction")["SWITCHYARD_PARK_QUEUE_URL"], {"Ref": "CrmWritebackDlq"})
+        # every CRM is optional: an empty parameter leaves its variable out
+        for var, param in (("DATAVERSE_URL", "DataverseUrl"), ("HUBSPOT_ACCESS_TOKEN", "HubSpotAccessToken"),
+                           ("SALESFORCE_URL", "SalesforceUrl")):
+            value = env("CrmWritebackFunction")[var]["Fn::If"]
+            self.assertEqual(value[1:], [{"Ref": param}, {"Ref": "AWS::NoValue"}], var)
+            self.assertEqual(self.template["Parameters"][param]["Default"], "", param)
+        for param in ("DataverseClientSecret", "HubSpotAccessToken", "SalesforceClientSecret", "ErpClientSecret"):
+            self.assertIs(self.template["Parameters"][param]["NoEcho"], True, param)
         self.assertEqual(env("ErpSyncFunction")["SWITCHYARD_PARK_QUEUE_URL"], {"Ref": "ErpSyncDlq"})
         self.assertEqual(env("ErpSyncFunction")["ERP_BASE_URL"], {"Ref": "ErpBaseUrl"})
         self.assertIn("SWITCHYARD_BACKOFF_BASE_SECS", env("ErpSyncFunction"))
@@ -593,6 +606,8 @@ class WiringFromTemplateTest(unittest.TestCase):
         expected_sources = {
             "ErpSyncQueue": {"Fn::GetAtt": ["ErpSyncRule", "Arn"]},
             "ErpSyncRuleDlq": {"Fn::GetAtt": ["ErpSyncRule", "Arn"]},
+            "CrmWritebackQueue": {"Fn::GetAtt": ["CrmWritebackRule", "Arn"]},
+            "CrmWritebackRuleDlq": {"Fn::GetAtt": ["CrmWritebackRule", "Arn"]},
             # The SAM-generated audit-log rule, by its fixed RuleName on the bus.
             "AuditLogTargetDlq": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
                                              "${Bus.Name}/" + audit_rule["RuleName"]["Fn::Sub"]},
@@ -633,7 +648,8 @@ class WiringFromTemplateTest(unittest.TestCase):
                               if "RedrivePolicy" in q["Properties"]}
         dead_letter_queues |= {logical_id_of(v["Arn"], "Arn") for _, v in find_key(self.template, "DeadLetterConfig")}
         dead_letter_queues |= {"AuditLogParkQueue"}
-        self.assertEqual(dead_letter_queues, {"ErpSyncDlq", "ErpSyncRuleDlq", "AuditLogTargetDlq", "AuditLogParkQueue"})
+        self.assertEqual(dead_letter_queues, {"ErpSyncDlq", "ErpSyncRuleDlq", "CrmWritebackDlq", "CrmWritebackRuleDlq",
+                                              "AuditLogTargetDlq", "AuditLogParkQueue"})
         for queue in dead_letter_queues:
             p = alarm_on("ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
             self.assertIsNotNone(p, f"no depth alarm on {queue}")
