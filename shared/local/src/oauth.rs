@@ -327,8 +327,8 @@ async fn entra_token(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
         let path = format!("/{tenant}/oauth2/v2.0/token");
-        if let Err(refusal) = check_assertion(&oauth, client_id, jwt, host, &path) {
-            return refusal;
+        if let Err((code, message)) = check_assertion(&oauth, client_id, jwt, host, &path) {
+            return invalid_client(code, message);
         }
     } else {
         return invalid_client(
@@ -355,8 +355,8 @@ fn check_assertion(
     jwt: &str,
     host: &str,
     path: &str,
-) -> Result<(), Response> {
-    let malformed = || invalid_client(50027, "Invalid JWT token. The token is malformed.");
+) -> Result<(), (u32, &'static str)> {
+    let malformed = || (50027, "Invalid JWT token. The token is malformed.");
     let mut parts = jwt.split('.');
     let (Some(header), Some(claims), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -375,20 +375,17 @@ fn check_assertion(
         return Err(malformed());
     };
     if head["alg"] != "RS256" {
-        return Err(invalid_client(5002738, "The JWT is not signed with RS256."));
+        return Err((5002738, "The JWT is not signed with RS256."));
     }
     let public_key = {
         let records = oauth.lock();
         let Some(cert) = records.certificates.get(client_id) else {
-            return Err(invalid_client(
-                700027,
-                "No certificate is registered for this client.",
-            ));
+            return Err((700027, "No certificate is registered for this client."));
         };
         if head["x5t#S256"].as_str()
             != Some(URL_SAFE_NO_PAD.encode(cert.thumbprint_sha256).as_str())
         {
-            return Err(invalid_client(
+            return Err((
                 700027,
                 "Client assertion failed signature validation: the key was not found.",
             ));
@@ -400,10 +397,7 @@ fn check_assertion(
         .verify(signed.as_bytes(), &signature)
         .is_err()
     {
-        return Err(invalid_client(
-            700027,
-            "Client assertion failed signature validation.",
-        ));
+        return Err((700027, "Client assertion failed signature validation."));
     }
     let audience_ok = body["aud"]
         .as_str()
@@ -413,16 +407,18 @@ fn check_assertion(
                 Some(port) => format!("{}:{port}", aud.host_str().unwrap_or("")),
                 None => aud.host_str().unwrap_or("").to_owned(),
             };
-            authority == host && aud.path() == path
+            // mounted under a prefix (`/_oauth` in the local stack) the
+            // endpoint's path ends with the route's
+            authority == host && aud.path().ends_with(path)
         });
     if !audience_ok {
-        return Err(invalid_client(
+        return Err((
             700212,
             "No matching federated identity record found for presented assertion audience.",
         ));
     }
     if body["iss"].as_str() != Some(client_id) || body["sub"].as_str() != Some(client_id) {
-        return Err(invalid_client(
+        return Err((
             700021,
             "Client assertion application identifier doesn't match 'client_id' parameter.",
         ));
@@ -433,8 +429,8 @@ fn check_assertion(
     let now = now_secs();
     let exp = body["exp"].as_u64().unwrap_or(0);
     let nbf = body["nbf"].as_u64().unwrap_or(0);
-    if exp + SKEW_SECS <= now || nbf > now + SKEW_SECS {
-        return Err(invalid_client(
+    if exp.saturating_add(SKEW_SECS) <= now || nbf > now + SKEW_SECS {
+        return Err((
             700024,
             "Client assertion is not within its valid time range.",
         ));
