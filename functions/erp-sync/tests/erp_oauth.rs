@@ -164,3 +164,22 @@ async fn oauth_settings_errors_fail_the_build_naming_the_variable() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_erp_stub_answers_401_with_www_authenticate_without_a_live_token() {
+    let stack = stack().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/orders/O-1", stack.erp.base_url());
+    for token in [None, Some("forged")] {
+        let mut request = http.put(&url).json(&json!({}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{token:?}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+}
