@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 mod oauth;
 
-pub use oauth::{ClientAuth, ClientCredentials, OAuthConfig, TokenError};
+pub use oauth::{
+    ClientAuth, ClientCredentials, MAX_AGE_WITHOUT_EXPIRY, OAuthConfig, REFRESH_MARGIN_DIVISOR,
+    REFRESH_MARGIN_MAX, TokenError, entra_token_url,
+};
 
 /// How a client authenticates its requests.
 #[derive(Clone, Default)]

@@ -6,6 +6,7 @@ pub mod bus;
 pub mod demo;
 pub mod erp;
 pub mod invoke;
+pub mod oauth;
 pub mod package;
 pub mod queue;
 pub mod scaffold;
