@@ -245,7 +245,7 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     .await;
 
     // every CRM record holds its ERP number, written exactly once
-    let numbers: BTreeMap<String, String> = erp.numbers();
+    let numbers = erp.state().order_numbers();
     let mut seen = BTreeSet::new();
     for (order_id, (system, id)) in &expected {
         let number = numbers.get(order_id).unwrap_or_else(|| panic!("ERP number of {order_id}"));

@@ -86,6 +86,19 @@ impl ErpState {
             .collect()
     }
 
+    /// The ERP order number of every order accepted so far, by order id.
+    pub fn order_numbers(&self) -> std::collections::BTreeMap<String, String> {
+        let s = self.state.lock().expect("stub state");
+        s.calls
+            .iter()
+            .filter(|c| c.resource == "orders" && c.status < 300)
+            .filter_map(|c| {
+                let key = c.idempotency_key.as_deref()?;
+                Some((c.id.clone(), s.numbers.get(key)?.clone()))
+            })
+            .collect()
+    }
+
     /// The next `times` calls for `id` answer `status`.
     pub fn fail_times(&self, id: &str, status: u16, times: u32) {
         self.state
