@@ -84,10 +84,14 @@ impl CrmWriteback {
 
     /// The CRMs it can write to.
     pub fn systems(&self) -> Vec<CrmSystem> {
-        [CrmSystem::Dynamics, CrmSystem::HubSpot, CrmSystem::Salesforce]
-            .into_iter()
-            .filter(|s| self.api(*s).is_some())
-            .collect()
+        [
+            CrmSystem::Dynamics,
+            CrmSystem::HubSpot,
+            CrmSystem::Salesforce,
+        ]
+        .into_iter()
+        .filter(|s| self.api(*s).is_some())
+        .collect()
     }
 
     fn slot(&mut self, system: CrmSystem) -> &mut Option<Arc<dyn CrmApi>> {

@@ -74,7 +74,8 @@ async fn build(function: Function, platform: &Platform) -> Arc<dyn MessageApp> {
 /// The template's CrmWritebackRule pattern, as deployed.
 fn writeback_pattern() -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let spec = switchyard_local::template::load(&root.join("template.yaml")).expect("template.yaml");
+    let spec =
+        switchyard_local::template::load(&root.join("template.yaml")).expect("template.yaml");
     let rule = spec
         .rules
         .iter()
@@ -91,7 +92,11 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
 
     // the bus, crm-writeback's queue (DLQ after 5 receives) and the template's rule
     let bus = unique_name("sy-loop-bus");
-    eb.create_event_bus().name(&bus).send().await.expect("CreateEventBus");
+    eb.create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("CreateEventBus");
     let dlq = create_queue(&sqs, "crm-writeback-dlq", &[]).await;
     let redrive = json!({ "deadLetterTargetArn": dlq.arn, "maxReceiveCount": "5" }).to_string();
     let queue = create_queue(
@@ -114,7 +119,13 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     eb.put_targets()
         .rule(&rule)
         .event_bus_name(&bus)
-        .targets(Target::builder().id("queue").arn(&queue.arn).build().expect("target"))
+        .targets(
+            Target::builder()
+                .id("queue")
+                .arn(&queue.arn)
+                .build()
+                .expect("target"),
+        )
         .send()
         .await
         .expect("PutTargets");
@@ -152,7 +163,13 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
             ("hubspot", "deals", id)
         };
         expected.insert(format!("SO-{i:03}"), (system, id.clone()));
-        bodies.push((format!("m-{i:03}"), order(i, Some(json!({"system": system, "object": object, "id": id})))));
+        bodies.push((
+            format!("m-{i:03}"),
+            order(
+                i,
+                Some(json!({"system": system, "object": object, "id": id})),
+            ),
+        ));
     }
     bodies.push(("m-900".to_owned(), order(900, None)));
     bodies.push(("m-901".to_owned(), order(901, None)));
@@ -160,15 +177,20 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     dataverse.fail_times(&expected["SO-000"].1, 429, 1);
     hubspot.fail_times(&expected["SO-001"].1, 503, 1);
 
-    let platform = |function: &Function, settings: Settings, publisher: Arc<dyn Publisher>| Platform {
-        store: Some(switchyard_runtime::open_store(function, &settings, Some(&aws)).expect("store")),
-        settings,
-        publisher,
-        sqs: Some(Arc::new(switchyard_publish::sqs::AwsSqs::new(sqs.clone())) as Arc<dyn SqsApi>),
-        servicebus: None,
-        triggers: vec![Trigger::Sqs],
-        resources: Resources::new(),
-    };
+    let platform =
+        |function: &Function, settings: Settings, publisher: Arc<dyn Publisher>| Platform {
+            store: Some(
+                switchyard_runtime::open_store(function, &settings, Some(&aws)).expect("store"),
+            ),
+            settings,
+            publisher,
+            sqs: Some(
+                Arc::new(switchyard_publish::sqs::AwsSqs::new(sqs.clone())) as Arc<dyn SqsApi>
+            ),
+            servicebus: None,
+            triggers: vec![Trigger::Sqs],
+            resources: Resources::new(),
+        };
 
     // erp-sync, publishing to the moto bus; every order delivered twice
     let erp_sync = switchyard_erp_sync::function();
@@ -186,10 +208,18 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     let deadline = || SystemTime::now() + Duration::from_secs(30);
     for round in 0..2 {
         for chunk in bodies.chunks(10) {
-            let chunk: Vec<(String, String)> =
-                chunk.iter().map(|(id, b)| (format!("{id}-{round}"), b.clone())).collect();
-            let (response, _) = erp_app.sqs(sqs_event(&chunk).into(), deadline()).await.expect("sqs");
-            assert!(response.batch_item_failures.is_empty(), "erp-sync round {round}");
+            let chunk: Vec<(String, String)> = chunk
+                .iter()
+                .map(|(id, b)| (format!("{id}-{round}"), b.clone()))
+                .collect();
+            let (response, _) = erp_app
+                .sqs(sqs_event(&chunk).into(), deadline())
+                .await
+                .expect("sqs");
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "erp-sync round {round}"
+            );
         }
     }
     assert_eq!(erp.accepted().len(), ORDERS + 2, "one ERP upsert per order");
@@ -212,7 +242,10 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
         ("DATAVERSE_URL", dataverse.base_url()),
         ("DATAVERSE_CLIENT_ID", "crm-writeback-app".to_owned()),
         ("DATAVERSE_CLIENT_SECRET", "s3cret".to_owned()),
-        ("DATAVERSE_TOKEN_URL", format!("{}/tenant-1/oauth2/v2.0/token", oauth.base_url())),
+        (
+            "DATAVERSE_TOKEN_URL",
+            format!("{}/tenant-1/oauth2/v2.0/token", oauth.base_url()),
+        ),
         ("HUBSPOT_URL", hubspot.base_url()),
         ("HUBSPOT_ACCESS_TOKEN", "pat-na1-local".to_owned()),
         ("SWITCHYARD_IDEMPOTENCY", format!("dynamodb:{table}")),
@@ -233,10 +266,19 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
         .send()
         .await
         .expect("ReceiveMessage");
-    let copies: Vec<String> = peek.messages().iter().filter_map(|m| m.body().map(str::to_owned)).collect();
+    let copies: Vec<String> = peek
+        .messages()
+        .iter()
+        .filter_map(|m| m.body().map(str::to_owned))
+        .collect();
     assert!(!copies.is_empty());
     for body in &copies {
-        sqs.send_message().queue_url(&queue.url).message_body(body).send().await.expect("SendMessage");
+        sqs.send_message()
+            .queue_url(&queue.url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("SendMessage");
     }
     esm.drain(Duration::from_secs(120), |event| {
         let app = &app;
@@ -248,7 +290,9 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     let numbers = erp.state().order_numbers();
     let mut seen = BTreeSet::new();
     for (order_id, (system, id)) in &expected {
-        let number = numbers.get(order_id).unwrap_or_else(|| panic!("ERP number of {order_id}"));
+        let number = numbers
+            .get(order_id)
+            .unwrap_or_else(|| panic!("ERP number of {order_id}"));
         let (writes, value) = match *system {
             "dynamics" => (dataverse.writes(id), dataverse.field(id, COLUMN)),
             _ => (hubspot.writes(id), hubspot.field(id, PROPERTY)),
@@ -258,13 +302,36 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
         seen.insert(number.clone());
     }
     assert_eq!(seen.len(), ORDERS);
-    assert_eq!(oauth.state().requests(), 1, "one token for every Dataverse write");
+    assert_eq!(
+        oauth.state().requests(),
+        1,
+        "one token for every Dataverse write"
+    );
     assert_eq!(queue_depth(&sqs, &dlq.url).await, 0, "nothing parked");
 
-    eb.remove_targets().rule(&rule).event_bus_name(&bus).ids("queue").send().await.expect("RemoveTargets");
-    eb.delete_rule().name(&rule).event_bus_name(&bus).send().await.expect("DeleteRule");
-    eb.delete_event_bus().name(&bus).send().await.expect("DeleteEventBus");
+    eb.remove_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .ids("queue")
+        .send()
+        .await
+        .expect("RemoveTargets");
+    eb.delete_rule()
+        .name(&rule)
+        .event_bus_name(&bus)
+        .send()
+        .await
+        .expect("DeleteRule");
+    eb.delete_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("DeleteEventBus");
     for url in [&queue.url, &dlq.url] {
-        sqs.delete_queue().queue_url(url).send().await.expect("DeleteQueue");
+        sqs.delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .expect("DeleteQueue");
     }
 }
