@@ -65,6 +65,8 @@ pub(crate) struct Store {
     failures: HashMap<String, (u16, u32)>,
     /// ids whose next read is followed by another user's edit
     touch_after_read: Vec<String>,
+    /// requests received
+    requests: u64,
     next: u64,
 }
 
@@ -119,6 +121,11 @@ impl CrmRecords {
             },
         );
         id
+    }
+
+    /// How many requests the stub received (all routes, any answer).
+    pub fn requests(&self) -> u64 {
+        self.lock().requests
     }
 
     /// How many writes to `id` succeeded.
@@ -187,7 +194,9 @@ impl CrmRecords {
     }
 
     /// Whether the request carries an accepted `Authorization: Bearer` token.
+    /// Every handler asks first, so this also counts the request.
     pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
+        self.lock().requests += 1;
         let token = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
