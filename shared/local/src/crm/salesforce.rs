@@ -146,6 +146,17 @@ fn check_id(sobject: &str, id: &str) -> Result<(), Response> {
     }
 }
 
+/// The 18-character Id a 15-character one stands for (as Salesforce
+/// accepts both), else `id` itself.
+fn canonical(state: &SalesforceState, id: String) -> String {
+    if id.len() != 15 {
+        return id;
+    }
+    let s = state.lock();
+    let found = s.records.keys().find(|k| k.len() == 18 && k.starts_with(&id)).cloned();
+    found.unwrap_or(id)
+}
+
 /// The row's ETag (opaque, changes with every write).
 pub(crate) fn etag(id: &str, record: &Record) -> String {
     format!("\"{id}.{}--gzip\"", record.version)
@@ -186,6 +197,7 @@ async fn retrieve(
     if let Err(r) = check_id(&sobject, &id) {
         return r;
     }
+    let id = canonical(&state, id);
     if let Some(status) = state.scripted(&id) {
         return scripted(status);
     }
@@ -252,6 +264,7 @@ async fn update(
     if let Err(r) = check_id(&sobject, &id) {
         return r;
     }
+    let id = canonical(&state, id);
     if let Some(status) = state.scripted(&id) {
         return scripted(status);
     }
