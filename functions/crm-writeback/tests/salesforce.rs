@@ -238,3 +238,24 @@ async fn stub_answers_match_the_documented_examples() {
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()[0]["errorCode"], "JSON_PARSER_ERROR");
 }
+
+/// Without an ETag (Salesforce sends them for Account rows only) the
+/// update is conditioned on `If-Unmodified-Since: <LastModifiedDate read>`.
+#[tokio::test]
+async fn without_etags_a_change_since_the_read_is_caught_by_if_unmodified_since() {
+    let stub = SalesforceStub::start_with(SalesforceState::new().without_etags()).await;
+    let c = client(&stub, "t");
+    let id = stub.create("Order", json!({}));
+    assert_eq!(c.write_erp_number(&order(&id), "ERP-3", "c").await.unwrap(), Written::Updated);
+    assert_eq!(stub.writes(&id), 1);
+
+    // HTTP dates count whole seconds: the other user's edit lands in a
+    // later second than the modification the client reads.
+    let other = stub.create("Order", json!({}));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    stub.touch_after_read(&other);
+    let e = c.write_erp_number(&order(&other), "ERP-4", "c").await.unwrap_err();
+    assert!(e.is_transient() && e.to_string().contains("changed since it was read"), "{e}");
+    assert_eq!(stub.writes(&other), 0);
+    assert_eq!(c.write_erp_number(&order(&other), "ERP-4", "c").await.unwrap(), Written::Updated);
+}

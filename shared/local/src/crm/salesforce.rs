@@ -8,7 +8,7 @@
 //!   with `attributes`, `Id` and the fields (`null` when unset;
 //!   `LastModifiedDate` as `2026-01-15T10:30:00.000+0000`), and an `ETag`
 //!   header. (Salesforce documents the ETag for Account rows only; the stub
-//!   sends one for every row.)
+//!   sends one for every row, or none: [`SalesforceState::without_etags`].)
 //! - `PATCH …/{id}`: 204. `If-Match` (ETags or `*`) not matching, or an
 //!   `If-Unmodified-Since` older than the row's last change: 412; an
 //!   unreadable value of either: 400.
@@ -34,6 +34,7 @@ use super::{CrmRecords, IdStyle, Record, Running, deref_to, header, if_match, js
 #[derive(Clone)]
 pub struct SalesforceState {
     records: CrmRecords,
+    etags: bool,
 }
 deref_to!(SalesforceState => CrmRecords, records);
 
@@ -48,7 +49,16 @@ impl SalesforceState {
     pub fn new() -> Self {
         SalesforceState {
             records: CrmRecords::new(IdStyle::Salesforce),
+            etags: true,
         }
+    }
+
+    /// Answers reads without an `ETag`, as Salesforce does for rows other
+    /// than Account's (clients then condition on `If-Unmodified-Since`).
+    #[must_use]
+    pub fn without_etags(mut self) -> Self {
+        self.etags = false;
+        self
     }
 
     /// Accepts only the tokens `check` accepts.
@@ -228,7 +238,7 @@ async fn retrieve(
     };
     state.after_read(&id);
     let mut response = (StatusCode::OK, axum::Json(answer)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&tag) {
+    if let Some(v) = state.etags.then(|| HeaderValue::from_str(&tag).ok()).flatten() {
         response.headers_mut().insert("ETag", v);
     }
     response
