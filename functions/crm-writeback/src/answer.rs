@@ -168,9 +168,7 @@ pub(crate) fn failure(
             "crm_unauthorized",
             format!("{what}{detail}: the credentials were refused: {body}"),
         ),
-        400..=499 => {
-            HandlerError::permanent("rejected_by_crm", format!("{what}{detail}: {body}"))
-        }
+        400..=499 => HandlerError::permanent("rejected_by_crm", format!("{what}{detail}: {body}")),
         _ => HandlerError::transient(format!("{what}{detail}: unexpected status: {body}")),
     }
 }
@@ -200,7 +198,11 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        let record = CrmRecord::new(switchyard_contracts::events::CrmSystem::HubSpot, "deals", "1");
+        let record = CrmRecord::new(
+            switchyard_contracts::events::CrmSystem::HubSpot,
+            "deals",
+            "1",
+        );
         let cases: &[(u16, Option<&str>)] = &[
             (412, None),
             (404, Some("crm_record_not_found")),
@@ -227,12 +229,26 @@ mod tests {
 
     #[test]
     fn retry_after_is_named_in_seconds_or_as_a_date() {
-        let record = CrmRecord::new(switchyard_contracts::events::CrmSystem::Dynamics, "salesorder", "x");
-        let e = failure("D", "read", &record, &answer(429, &[("retry-after", "7")], ""), None);
+        let record = CrmRecord::new(
+            switchyard_contracts::events::CrmSystem::Dynamics,
+            "salesorder",
+            "x",
+        );
+        let e = failure(
+            "D",
+            "read",
+            &record,
+            &answer(429, &[("retry-after", "7")], ""),
+            None,
+        );
         assert!(e.to_string().contains("retry after 7 s"), "{e}");
         let a = answer(503, &[("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT")], "");
         let e = failure("D", "read", &record, &a, None);
-        assert!(e.to_string().contains("retry after Wed, 21 Oct 2026 07:28:00 GMT"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("retry after Wed, 21 Oct 2026 07:28:00 GMT"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -241,7 +257,10 @@ mod tests {
         assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS);
         let echoed = r#"{"message":"token Bearer pat-na1-secret-123 refused","h":"Bearer abc"}"#;
         let e = excerpt(echoed.as_bytes());
-        assert!(!e.contains("pat-na1-secret-123") && !e.contains("abc\""), "{e}");
+        assert!(
+            !e.contains("pat-na1-secret-123") && !e.contains("abc\""),
+            "{e}"
+        );
         assert!(e.contains("Bearer [redacted] refused"), "{e}");
         assert_eq!(excerpt(b"a\nb"), "a b");
     }

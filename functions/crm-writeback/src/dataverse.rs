@@ -74,7 +74,10 @@ pub(crate) fn base_url(settings: &Settings, var: &str, value: &str) -> Result<St
             settings.source_of(var),
             format!("{value:?} is not an http(s) URL"),
         )),
-        Err(e) => Err(ConfigError::invalid(settings.source_of(var), format!("{value:?}: {e}"))),
+        Err(e) => Err(ConfigError::invalid(
+            settings.source_of(var),
+            format!("{value:?}: {e}"),
+        )),
     }
 }
 
@@ -119,7 +122,9 @@ impl DataverseClient {
         if !is_logical_name(&column) {
             return Err(ConfigError::invalid(
                 settings.source_of("DATAVERSE_ERP_NUMBER_COLUMN"),
-                format!("{column:?} is not a column's logical name (lower-case letters, digits, _)"),
+                format!(
+                    "{column:?} is not a column's logical name (lower-case letters, digits, _)"
+                ),
             ));
         }
         // from_settings answers None without a client id; asking first
@@ -136,7 +141,9 @@ impl DataverseClient {
                 }
             }
         };
-        Ok(Some(DataverseClient::new(&org_url, credentials, http).with_column(&column)))
+        Ok(Some(
+            DataverseClient::new(&org_url, credentials, http).with_column(&column),
+        ))
     }
 
     fn request(&self, method: Method, url: &str, correlation_id: &str) -> reqwest::RequestBuilder {
@@ -151,7 +158,11 @@ impl DataverseClient {
     /// `{org}/api/data/v9.2/{entityset}({id})`, or why the record cannot be addressed.
     fn row_url(&self, record: &CrmRecord) -> Result<String, HandlerError> {
         if !is_logical_name(&record.object) {
-            return Err(answer::invalid(CRM, record, "the object is not a table's logical name"));
+            return Err(answer::invalid(
+                CRM,
+                record,
+                "the object is not a table's logical name",
+            ));
         }
         if !is_guid(&record.id) {
             return Err(answer::invalid(CRM, record, "the id is not a GUID"));
@@ -186,7 +197,13 @@ impl CrmApi for DataverseClient {
         })
         .await?;
         if read.status != 200 {
-            return Err(answer::failure(CRM, "read", record, &read, error_code(&read)));
+            return Err(answer::failure(
+                CRM,
+                "read",
+                record,
+                &read,
+                error_code(&read),
+            ));
         }
         let row = read.json().unwrap_or(Value::Null);
         let Some(etag) = row.get("@odata.etag").and_then(Value::as_str) else {
@@ -212,7 +229,13 @@ impl CrmApi for DataverseClient {
                 tracing::info!(crm = CRM, object = %record.object, id = %record.id, correlation_id, "CrmRecordWritten");
                 Ok(Written::Updated)
             }
-            _ => Err(answer::failure(CRM, "update", record, &update, error_code(&update))),
+            _ => Err(answer::failure(
+                CRM,
+                "update",
+                record,
+                &update,
+                error_code(&update),
+            )),
         }
     }
 }

@@ -89,12 +89,18 @@ impl HubSpotClient {
             ));
         }
         let credentials = Credentials::Bearer(token.into());
-        Ok(Some(HubSpotClient::new(&base_url, credentials, http).with_property(&property)))
+        Ok(Some(
+            HubSpotClient::new(&base_url, credentials, http).with_property(&property),
+        ))
     }
 
     fn object_url(&self, record: &CrmRecord) -> Result<String, HandlerError> {
         if !is_name(&record.object) {
-            return Err(answer::invalid(CRM, record, "the object type is not a HubSpot object type"));
+            return Err(answer::invalid(
+                CRM,
+                record,
+                "the object type is not a HubSpot object type",
+            ));
         }
         if record.id.is_empty() || !record.id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(answer::invalid(CRM, record, "the id is not a number"));
@@ -166,7 +172,8 @@ impl CrmApi for HubSpotClient {
         }
         let body = json!({ "properties": { self.property.as_str(): erp_order_number } });
         let update = answer::send(CRM, &self.credentials, || {
-            self.request(Method::PATCH, &url, correlation_id).json(&body)
+            self.request(Method::PATCH, &url, correlation_id)
+                .json(&body)
         })
         .await?;
         match update.status {
@@ -174,7 +181,13 @@ impl CrmApi for HubSpotClient {
                 tracing::info!(crm = CRM, object = %record.object, id = %record.id, correlation_id, "CrmRecordWritten");
                 Ok(Written::Updated)
             }
-            _ => Err(answer::failure(CRM, "update", record, &update, detail(&update))),
+            _ => Err(answer::failure(
+                CRM,
+                "update",
+                record,
+                &update,
+                detail(&update),
+            )),
         }
     }
 }

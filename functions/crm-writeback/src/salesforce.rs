@@ -58,7 +58,10 @@ fn is_api_version(v: &str) -> bool {
         .is_some_and(|(major, minor)| {
             !major.is_empty()
                 && !minor.is_empty()
-                && major.bytes().chain(minor.bytes()).all(|b| b.is_ascii_digit())
+                && major
+                    .bytes()
+                    .chain(minor.bytes())
+                    .all(|b| b.is_ascii_digit())
         })
 }
 
@@ -130,7 +133,9 @@ impl SalesforceClient {
             ));
         }
         let credentials = match oauth(settings, &instance_url)? {
-            Some(config) => Credentials::OAuth(Arc::new(ClientCredentials::new(config, http.clone()))),
+            Some(config) => {
+                Credentials::OAuth(Arc::new(ClientCredentials::new(config, http.clone())))
+            }
             None => Credentials::None,
         };
         Ok(Some(
@@ -142,10 +147,18 @@ impl SalesforceClient {
 
     fn record_url(&self, record: &CrmRecord) -> Result<String, HandlerError> {
         if !is_api_name(&record.object) {
-            return Err(answer::invalid(CRM, record, "the object is not an sObject API name"));
+            return Err(answer::invalid(
+                CRM,
+                record,
+                "the object is not an sObject API name",
+            ));
         }
         if !is_record_id(&record.id) {
-            return Err(answer::invalid(CRM, record, "the id is not a 15- or 18-character record Id"));
+            return Err(answer::invalid(
+                CRM,
+                record,
+                "the id is not a 15- or 18-character record Id",
+            ));
         }
         Ok(format!(
             "{}/services/data/{}/sobjects/{}/{}",

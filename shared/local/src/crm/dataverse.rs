@@ -248,7 +248,10 @@ async fn retrieve(
                 select.join(",")
             )),
         );
-        out.insert("@odata.etag".into(), json!(format!("W/\"{}\"", row.version)));
+        out.insert(
+            "@odata.etag".into(),
+            json!(format!("W/\"{}\"", row.version)),
+        );
         if select.is_empty() {
             out.extend(row.fields.clone());
         }

@@ -118,7 +118,11 @@ fn unauthorized() -> Response {
 }
 
 fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "resource not found")
+    error(
+        StatusCode::NOT_FOUND,
+        "OBJECT_NOT_FOUND",
+        "resource not found",
+    )
 }
 
 fn invalid(message: &str) -> Response {
@@ -141,8 +145,14 @@ fn scripted(status: u16) -> Response {
             let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
             let h = r.headers_mut();
             h.insert("X-HubSpot-RateLimit-Daily", HeaderValue::from(500_000u32));
-            h.insert("X-HubSpot-RateLimit-Daily-Remaining", HeaderValue::from(487_200u32));
-            h.insert("X-HubSpot-RateLimit-Interval-Milliseconds", HeaderValue::from(INTERVAL_MS));
+            h.insert(
+                "X-HubSpot-RateLimit-Daily-Remaining",
+                HeaderValue::from(487_200u32),
+            );
+            h.insert(
+                "X-HubSpot-RateLimit-Interval-Milliseconds",
+                HeaderValue::from(INTERVAL_MS),
+            );
             h.insert("X-HubSpot-RateLimit-Max", HeaderValue::from(100u32));
             h.insert("X-HubSpot-RateLimit-Remaining", HeaderValue::from(0u32));
             r
@@ -171,8 +181,13 @@ fn object(id: &str, record: &Record, wanted: &[String]) -> Value {
         properties.insert(name.clone(), v);
     }
     properties.insert("hs_object_id".into(), json!(id));
-    properties.insert("hs_lastmodifieddate".into(), json!(timestamp(record.modified)));
-    properties.entry("createdate").or_insert(json!(timestamp(record.modified)));
+    properties.insert(
+        "hs_lastmodifieddate".into(),
+        json!(timestamp(record.modified)),
+    );
+    properties
+        .entry("createdate")
+        .or_insert(json!(timestamp(record.modified)));
     json!({
         "id": id,
         "properties": properties,

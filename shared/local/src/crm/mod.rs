@@ -213,7 +213,10 @@ impl CrmRecords {
 
 fn new_id(style: IdStyle, object: &str, n: u64) -> String {
     match style {
-        IdStyle::Guid => format!("{:08x}-0000-4000-8000-{n:012x}", n.wrapping_mul(2_654_435_761) as u32),
+        IdStyle::Guid => format!(
+            "{:08x}-0000-4000-8000-{n:012x}",
+            n.wrapping_mul(2_654_435_761) as u32
+        ),
         IdStyle::Digits => (10_000 + n).to_string(),
         IdStyle::Salesforce => {
             let prefix = match object {
@@ -290,7 +293,9 @@ pub(crate) fn names(list: Option<&String>) -> Vec<String> {
 /// Whether `list` (an `If-Match` value: `*` or comma-separated ETags)
 /// matches `etag`.
 pub(crate) fn if_match(list: &str, etag: &str) -> bool {
-    list.split(',').map(str::trim).any(|t| t == "*" || t == etag)
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag)
 }
 
 /// `Deref` from a stub's state to its records, and from a running stub to

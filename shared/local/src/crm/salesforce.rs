@@ -113,17 +113,29 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn unauthorized() -> Response {
-    error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid")
+    error(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_SESSION_ID",
+        "Session expired or invalid",
+    )
 }
 
 fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
 }
 
 fn scripted(status: u16) -> Response {
     match status {
         401 => unauthorized(),
-        403 => error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
+        403 => error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ),
         404 => not_found(),
         412 => changed(),
         503 => error(
@@ -163,7 +175,11 @@ fn canonical(state: &SalesforceState, id: String) -> String {
         return id;
     }
     let s = state.lock();
-    let found = s.records.keys().find(|k| k.len() == 18 && k.starts_with(&id)).cloned();
+    let found = s
+        .records
+        .keys()
+        .find(|k| k.len() == 18 && k.starts_with(&id))
+        .cloned();
     found.unwrap_or(id)
 }
 
@@ -188,7 +204,11 @@ async fn create(
         return unauthorized();
     }
     let Some(fields) = json_object(&body) else {
-        return error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", "The request body is not a JSON object.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object.",
+        );
     };
     let id = state.create(&sobject, Value::Object(fields));
     let body = json!({ "id": id, "success": true, "errors": [] });
@@ -238,7 +258,11 @@ async fn retrieve(
     };
     state.after_read(&id);
     let mut response = (StatusCode::OK, axum::Json(answer)).into_response();
-    if let Some(v) = state.etags.then(|| HeaderValue::from_str(&tag).ok()).flatten() {
+    if let Some(v) = state
+        .etags
+        .then(|| HeaderValue::from_str(&tag).ok())
+        .flatten()
+    {
         response.headers_mut().insert("ETag", v);
     }
     response
@@ -283,7 +307,11 @@ async fn update(
         Err(r) => return r,
     };
     let Some(fields) = json_object(&body) else {
-        return error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", "The request body is not a JSON object.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object.",
+        );
     };
     let mut s = state.lock();
     let Some(r) = s.records.get_mut(&id).filter(|r| r.object == sobject) else {
@@ -292,7 +320,11 @@ async fn update(
     if header(&headers, "if-match").is_some_and(|wanted| !if_match(wanted, &etag(&id, r))) {
         return changed();
     }
-    let modified = r.modified.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let modified = r
+        .modified
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     if since.is_some_and(|since| modified > since) {
         return changed();
     }
