@@ -151,23 +151,20 @@ fn scripted(status: u16, set: &str, id: &str) -> Response {
     }
 }
 
-/// `salesorders(00000000-…)` → (`salesorders`, the id); `Err` when the key
-/// is not a GUID.
-fn parse_key(resource: &str) -> Result<(&str, &str), Response> {
-    let bad = || {
-        error(
-            StatusCode::BAD_REQUEST,
-            "0x80060888",
-            "Bad Request - Error in query syntax.",
-        )
-    };
-    let (set, rest) = resource.split_once('(').ok_or_else(bad)?;
-    let id = rest.strip_suffix(')').ok_or_else(bad)?;
-    if is_guid(id) && !set.is_empty() {
-        Ok((set, id))
-    } else {
-        Err(bad())
-    }
+/// `salesorders(00000000-…)` → (`salesorders`, the id); `None` when the
+/// key is not a GUID.
+fn parse_key(resource: &str) -> Option<(&str, &str)> {
+    let (set, rest) = resource.split_once('(')?;
+    let id = rest.strip_suffix(')')?;
+    (is_guid(id) && !set.is_empty()).then_some((set, id))
+}
+
+fn bad_key() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "0x80060888",
+        "Bad Request - Error in query syntax.",
+    )
 }
 
 fn is_guid(id: &str) -> bool {
@@ -222,9 +219,8 @@ async fn retrieve(
     if !state.authorized(&headers) {
         return unauthorized();
     }
-    let (set, id) = match parse_key(&resource) {
-        Ok(key) => key,
-        Err(r) => return r,
+    let Some((set, id)) = parse_key(&resource) else {
+        return bad_key();
     };
     if let Some(status) = state.scripted(id) {
         return scripted(status, set, id);
@@ -274,9 +270,8 @@ async fn update(
     if !state.authorized(&headers) {
         return unauthorized();
     }
-    let (set, id) = match parse_key(&resource) {
-        Ok(key) => key,
-        Err(r) => return r,
+    let Some((set, id)) = parse_key(&resource) else {
+        return bad_key();
     };
     if let Some(status) = state.scripted(id) {
         return scripted(status, set, id);

@@ -225,11 +225,11 @@ async fn create(
     }
 }
 
-fn check_id(id: &str) -> Result<(), Response> {
+fn check_id(id: &str) -> Option<Response> {
     if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
+        None
     } else {
-        Err(invalid(&format!("Object ID must be a number, got '{id}'")))
+        Some(invalid(&format!("Object ID must be a number, got '{id}'")))
     }
 }
 
@@ -242,7 +242,7 @@ async fn retrieve(
     if !state.authorized(&headers) {
         return unauthorized();
     }
-    if let Err(r) = check_id(&id) {
+    if let Some(r) = check_id(&id) {
         return r;
     }
     if let Some(status) = state.scripted(&id) {
@@ -273,7 +273,7 @@ async fn update(
     if !state.authorized(&headers) {
         return unauthorized();
     }
-    if let Err(r) = check_id(&id) {
+    if let Some(r) = check_id(&id) {
         return r;
     }
     if let Some(status) = state.scripted(&id) {

@@ -159,12 +159,12 @@ fn changed() -> Response {
     )
 }
 
-fn check_id(sobject: &str, id: &str) -> Result<(), Response> {
+fn check_id(sobject: &str, id: &str) -> Option<Response> {
     if matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(())
+        None
     } else {
         let message = format!("{sobject} ID: id value of incorrect type: {id}");
-        Err(error(StatusCode::BAD_REQUEST, "MALFORMED_ID", &message))
+        Some(error(StatusCode::BAD_REQUEST, "MALFORMED_ID", &message))
     }
 }
 
@@ -224,7 +224,7 @@ async fn retrieve(
     if !state.authorized(&headers) {
         return unauthorized();
     }
-    if let Err(r) = check_id(&sobject, &id) {
+    if let Some(r) = check_id(&sobject, &id) {
         return r;
     }
     let id = canonical(&state, id);
@@ -269,7 +269,7 @@ async fn retrieve(
 }
 
 /// `If-Unmodified-Since` as seconds since the epoch; `Err` when unreadable.
-fn unmodified_since(headers: &HeaderMap) -> Result<Option<u64>, Response> {
+fn unmodified_since(headers: &HeaderMap) -> Result<Option<u64>, &'static str> {
     let Some(value) = header(headers, "if-unmodified-since") else {
         return Ok(None);
     };
@@ -277,13 +277,7 @@ fn unmodified_since(headers: &HeaderMap) -> Result<Option<u64>, Response> {
         .ok()
         .and_then(|d| u64::try_from(d.timestamp()).ok())
         .map(Some)
-        .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_HEADER_TYPE",
-                "The If-Unmodified-Since header value is not a valid date.",
-            )
-        })
+        .ok_or("The If-Unmodified-Since header value is not a valid date.")
 }
 
 async fn update(
@@ -295,7 +289,7 @@ async fn update(
     if !state.authorized(&headers) {
         return unauthorized();
     }
-    if let Err(r) = check_id(&sobject, &id) {
+    if let Some(r) = check_id(&sobject, &id) {
         return r;
     }
     let id = canonical(&state, id);
@@ -304,7 +298,7 @@ async fn update(
     }
     let since = match unmodified_since(&headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "INVALID_HEADER_TYPE", message),
     };
     let Some(fields) = json_object(&body) else {
         return error(
