@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod answer;
+pub mod dataverse;
 mod function;
+pub mod hubspot;
+pub mod salesforce;
 
 use std::sync::Arc;
 

@@ -143,7 +143,7 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     let erp = ErpStub::start().await;
     let oauth = OAuthStub::start().await;
     oauth.state().register_secret("crm-writeback-app", "s3cret");
-    let tokens = oauth.state();
+    let tokens = oauth.state().clone();
     let dataverse = DataverseStub::start_with(
         DataverseState::new().with_token_check(Arc::new(move |t: &str| tokens.accepts(t))),
     )

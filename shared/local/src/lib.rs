@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod bus;
+pub mod crm;
 pub mod demo;
 pub mod erp;
 pub mod invoke;
