@@ -47,14 +47,22 @@ pub const SETTINGS: &[Setting] = &[
         "Entra ID tenant of the application user (or DATAVERSE_TOKEN_URL)",
         "",
     ),
-    Setting::optional("DATAVERSE_TOKEN_URL", "token endpoint (or DATAVERSE_TENANT_ID)", ""),
+    Setting::optional(
+        "DATAVERSE_TOKEN_URL",
+        "token endpoint (or DATAVERSE_TENANT_ID)",
+        "",
+    ),
     Setting::optional("DATAVERSE_SCOPE", "token scope", "{DATAVERSE_URL}/.default"),
     Setting::optional(
         "HUBSPOT_ACCESS_TOKEN",
         "HubSpot private app access token (unset: no HubSpot write-back)",
         "",
     ),
-    Setting::optional("HUBSPOT_URL", "HubSpot API base URL", crate::hubspot::DEFAULT_URL),
+    Setting::optional(
+        "HUBSPOT_URL",
+        "HubSpot API base URL",
+        crate::hubspot::DEFAULT_URL,
+    ),
     Setting::optional(
         "HUBSPOT_ERP_NUMBER_PROPERTY",
         "the deal property that holds the ERP number",

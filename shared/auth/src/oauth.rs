@@ -153,6 +153,14 @@ impl OAuthConfig {
         let scope = settings
             .optional(&var("SCOPE"))
             .or_else(|| default_scope.map(str::to_owned));
+        // Entra ID's v2 endpoint refuses a client-credentials request without
+        // a scope (AADSTS900144): say so at start-up, not per message.
+        if scope.is_none() && parsed.path().ends_with("/oauth2/v2.0/token") {
+            return Err(ConfigError::missing(
+                settings.describe(&var("SCOPE")),
+                "the scope of the tokens, e.g. api://<app id>/.default (Entra ID v2 requires one)",
+            ));
+        }
         Ok(Some(OAuthConfig {
             token_url,
             client_id,

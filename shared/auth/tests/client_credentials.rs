@@ -497,6 +497,18 @@ fn settings_errors_name_the_variables() {
         "{text}"
     );
 
+    // Entra ID v2 refuses a client-credentials request without a scope
+    let no_scope = settings_error(&[
+        ("ERP_CLIENT_ID", "app"),
+        ("ERP_CLIENT_SECRET", "x"),
+        ("ERP_TENANT_ID", "contoso.onmicrosoft.com"),
+    ]);
+    assert!(
+        matches!(no_scope, ConfigError::Missing { .. }),
+        "{no_scope}"
+    );
+    assert!(no_scope.to_string().contains("ERP_SCOPE"), "{no_scope}");
+
     let bad_url = settings_error(&[
         ("ERP_CLIENT_ID", "app"),
         ("ERP_CLIENT_SECRET", "x"),

@@ -1,7 +1,9 @@
 //! `switchyard demo`: the reference scenario against a fresh local stack —
 //! signed Dynamics, HubSpot and Standard Webhooks deliveries, one duplicate
-//! delivery, one poison order the ERP rejects, one transient ERP failure —
-//! then a summary, and success only if the results match expectations.
+//! delivery, one poison order the ERP rejects, one transient ERP failure,
+//! and the ERP numbers of a Dynamics salesorder and a HubSpot deal written
+//! back into the CRM stubs — then a summary, and success only if the results
+//! match expectations.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,6 +13,9 @@ use serde_json::{Value, json};
 use switchyard_config::Settings;
 
 use crate::stack::{RunningStack, StackHandle};
+
+/// The Dynamics 365 salesorder of the demo webhook (its `PrimaryEntityId`).
+const DYNAMICS_ORDER: &str = "2d7e9a1b-5c6d-e711-8118-000d3a1a0e11";
 
 /// One line of the summary: what was expected and what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,11 +105,12 @@ fn standard(
     id: &str,
     order_id: &str,
     name: &'static str,
+    origin: Option<Value>,
 ) -> Result<Delivery, String> {
     let secret = secret(settings, "SWITCHYARD_STANDARD_WEBHOOK_SECRET");
     let key = base64_decode(secret.trim_start_matches("whsec_"))
         .ok_or("the Standard Webhooks secret is not whsec_<base64>")?;
-    let body = json!({
+    let mut body = json!({
         "type": "order.placed",
         "timestamp": "2026-11-23T09:00:00Z",
         "data": {
@@ -112,8 +118,11 @@ fn standard(
             "lines": [{ "sku": "BIKE-1", "quantity": "2", "unitPrice": "500.00", "lineTotal": "1000.00" }],
             "total": "1000.00", "placedAt": "2026-11-23T08:59:00Z"
         }
-    })
-    .to_string();
+    });
+    if let Some(origin) = origin {
+        body["data"]["origin"] = origin;
+    }
+    let body = body.to_string();
     let ts = now_secs();
     let signature = switchyard_webhooks::standard::sign(&key, id, ts, body.as_bytes());
     Ok(Delivery {
@@ -205,6 +214,16 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
     // the ERP stub: one order it rejects (poison), one it fails once (transient)
     handle.erp.fail_always("O-REJECT", 422);
     handle.erp.fail_times("O-FLAKY", 503, 1);
+    // the CRM records the orders were placed as, for the ERP numbers to come back to:
+    // the Dynamics salesorder of the demo webhook, and a HubSpot deal
+    handle.dataverse.insert(
+        "salesorders",
+        DYNAMICS_ORDER,
+        json!({ "name": "Demo order (Dynamics 365)" }),
+    );
+    let deal = handle
+        .hubspot
+        .create("deals", json!({ "dealname": "Demo order (HubSpot)" }));
 
     // signed with the secrets crm-webhook runs with
     let settings = handle.settings.scoped("crm-webhook");
@@ -216,18 +235,28 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
             "msg_demo_order_1001",
             "O-1001",
             "Standard Webhooks order O-1001",
+            None,
         )?,
         standard(
             &settings,
             "msg_demo_order_flaky",
             "O-FLAKY",
             "Standard Webhooks order O-FLAKY (ERP fails once)",
+            None,
         )?,
         standard(
             &settings,
             "msg_demo_order_reject",
             "O-REJECT",
             "Standard Webhooks order O-REJECT (ERP rejects)",
+            None,
+        )?,
+        standard(
+            &settings,
+            "msg_demo_order_hubspot",
+            "O-HUBSPOT",
+            "Standard Webhooks order O-HUBSPOT (a HubSpot deal)",
+            Some(json!({ "system": "hubspot", "object": "deals", "id": deal })),
         )?,
     ];
     let mut published: Vec<String> = Vec::new();
@@ -278,7 +307,7 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
         .iter()
         .filter(|c| c.resource == "customers" && c.status < 300)
         .count();
-    let order_events = 4; // Dynamics + three Standard Webhooks orders
+    let order_events = 5; // Dynamics + four Standard Webhooks orders
     let customer_events = published.len().saturating_sub(order_events);
     let dlq = handle
         .spec
@@ -308,18 +337,52 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
             )
         })
         .collect();
+    // the ERP numbers written back into the CRM records the orders came from,
+    // where crm-writeback is set to write them
+    let numbers = handle.erp.order_numbers();
+    let writeback_settings = handle
+        .settings
+        .scoped(switchyard_crm_writeback::FUNCTION_NAME);
+    let column = writeback_settings
+        .optional("DATAVERSE_ERP_NUMBER_COLUMN")
+        .unwrap_or_else(|| switchyard_crm_writeback::dataverse::DEFAULT_COLUMN.to_owned());
+    let property = writeback_settings
+        .optional("HUBSPOT_ERP_NUMBER_PROPERTY")
+        .unwrap_or_else(|| switchyard_crm_writeback::hubspot::DEFAULT_PROPERTY.to_owned());
+    let writeback = [
+        (
+            handle
+                .dataverse
+                .field(DYNAMICS_ORDER, &column)
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            numbers.get(DYNAMICS_ORDER),
+            handle.dataverse.writes(DYNAMICS_ORDER),
+        ),
+        (
+            handle
+                .hubspot
+                .field(&deal, &property)
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            numbers.get("O-HUBSPOT"),
+            handle.hubspot.writes(&deal),
+        ),
+    ];
+    let written_back = writeback
+        .iter()
+        .filter(|(field, number, _)| field.is_some() && field.as_ref() == *number)
+        .count();
     let functions = handle.stats.functions();
     let transient_retries: u64 = functions.values().map(|f| f.failures).sum();
 
     let checks = vec![
-        Check::new("deliveries accepted (202)", 5, accepted),
+        Check::new("deliveries accepted (202)", 6, accepted),
         Check::new("duplicate delivery suppressed", true, duplicate_suppressed),
         Check::new(
             "events published",
             order_events + customer_events,
             published.len(),
         ),
-        Check::new("ERP orders accepted", 3, orders_accepted.len()),
+        Check::new("ERP orders accepted", 4, orders_accepted.len()),
         Check::new(
             "ERP calls per accepted order",
             1,
@@ -335,7 +398,13 @@ pub async fn run(stack: &RunningStack, timeout: Duration) -> Result<DemoReport, 
                 .iter()
                 .any(|(k, r)| k == "rejected_by_erp" && r.contains("422")),
         ),
-        Check::new("audit records", 3 + customer_events, handle.audit.len()),
+        Check::new("audit records", 4 + customer_events, handle.audit.len()),
+        Check::new("ERP numbers written back to the CRM", 2, written_back),
+        Check::new(
+            "CRM writes per written-back order",
+            1,
+            writeback.iter().map(|w| w.2).max().unwrap_or(0),
+        ),
     ];
     Ok(DemoReport { checks, parked })
 }

@@ -37,8 +37,7 @@ pub struct ErpCall {
     pub status: u16,
 }
 
-/// Decides whether a bearer token is accepted.
-pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+pub use crate::crm::TokenCheck;
 
 #[derive(Default)]
 struct StubState {

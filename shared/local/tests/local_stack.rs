@@ -34,33 +34,7 @@ async fn start(state: &Path) -> RunningStack {
 
 /// A signed Standard Webhooks delivery of an `order.placed` for `order_id`.
 async fn deliver(base: &str, webhook_id: &str, order_id: &str) -> (u16, Value) {
-    let secret = local_default("SWITCHYARD_STANDARD_WEBHOOK_SECRET").unwrap();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.trim_start_matches("whsec_"))
-        .unwrap();
-    let body = json!({
-        "type": "order.placed",
-        "timestamp": "2026-11-23T09:00:00Z",
-        "data": { "orderId": order_id, "customerId": "C-1", "currency": "EUR", "lines": [], "total": "10.00", "placedAt": "2026-11-23T08:59:00Z" }
-    })
-    .to_string();
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let signature = switchyard_webhooks::standard::sign(&key, webhook_id, ts, body.as_bytes());
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/webhooks/standard"))
-        .header("content-type", "application/json")
-        .header("webhook-id", webhook_id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    deliver_with(base, webhook_id, order_id, None).await
 }
 
 async fn status(base: &str) -> Value {
@@ -274,4 +248,153 @@ async fn the_erp_timeout_is_read_from_the_settings_locally() {
     .await
     .expect("erp-sync's own value is used");
     stack.stop().await;
+}
+
+/// The loop closed locally: a Dynamics salesorder (the Dynamics webhook) and
+/// a HubSpot deal (an order whose `origin` names it) go to the ERP, and
+/// crm-writeback writes each ERP number back into the CRM stub — once,
+/// though the deliveries are repeated, an `erp.order-synced` arrives twice,
+/// and each CRM fails the first write (Dataverse 429, HubSpot 503). The
+/// Dataverse writes carry tokens of the local OAuth endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erp_numbers_are_written_back_to_the_crm_once() {
+    const SALESORDER: &str = "2d7e9a1b-5c6d-e711-8118-000d3a1a0e11"; // the demo webhook's
+    const OTHER: &str = "7f1c2e3d-4b5a-4c6d-8e7f-9a0b1c2d3e4f";
+    let state = tempfile::tempdir().unwrap();
+    let stack = start(state.path()).await;
+    let base = stack.base_url();
+    let h = &stack.handle;
+    h.dataverse
+        .insert("salesorders", SALESORDER, json!({ "name": "SO Dynamics" }));
+    h.dataverse
+        .insert("salesorders", OTHER, json!({ "name": "SO synced twice" }));
+    let deal = h
+        .hubspot
+        .create("deals", json!({ "dealname": "HubSpot deal" }));
+    h.dataverse.fail_times(SALESORDER, 429, 1);
+    h.hubspot.fail_times(&deal, 503, 1);
+
+    // the Dynamics webhook, delivered twice
+    let key = local_default("SWITCHYARD_DYNAMICS_WEBHOOK_KEY").unwrap();
+    let dynamics = include_str!("../demo/dynamics-salesorder-create.json");
+    for expected in [202, 200] {
+        let resp = reqwest::Client::new()
+            .post(format!("{base}/webhooks/dynamics"))
+            .header("content-type", "application/json")
+            .header("x-switchyard-key", key)
+            .body(dynamics)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), expected);
+    }
+    // a HubSpot deal's order, delivered twice (Standard Webhooks)
+    let origin = json!({ "system": "hubspot", "object": "deals", "id": deal });
+    assert_eq!(
+        deliver_with(&base, "msg_deal", "O-DEAL", Some(&origin))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        deliver_with(&base, "msg_deal", "O-DEAL", Some(&origin))
+            .await
+            .0,
+        200
+    );
+    // one erp.order-synced published twice (at-least-once delivery upstream)
+    let synced: OutgoingEvent = serde_json::from_value(json!({
+        "specversion": "1.0", "id": "evt-synced-twice", "source": "switchyard/erp-sync",
+        "type": "erp.order-synced", "time": "2026-11-23T09:00:00Z",
+        "datacontenttype": "application/json",
+        "dataschema": "urn:switchyard:schema:erp.order-synced:v1", "dataversion": 1,
+        "correlationid": "corr-twice",
+        "data": { "orderId": "O-TWICE", "erpOrderNumber": "ERP-777777", "outcome": "created",
+                  "syncedAt": "2026-11-23T09:00:00Z",
+                  "origin": { "system": "dynamics", "object": "salesorder", "id": OTHER } }
+    }))
+    .unwrap();
+    for _ in 0..2 {
+        h.publisher.publish_all(vec![synced.clone()]).await.unwrap();
+    }
+
+    let numbers = || h.erp.order_numbers();
+    let column = "new_erpordernumber";
+    wait_until(
+        "the ERP numbers in the CRMs",
+        Duration::from_secs(40),
+        || {
+            h.dataverse.field(SALESORDER, column).is_some()
+                && h.hubspot.field(&deal, "erp_order_number").is_some()
+                && h.dataverse.field(OTHER, column).is_some()
+                && h.drained()
+        },
+    )
+    .await;
+    let expect = |v: Option<&String>| v.map(|n| Value::String(n.clone()));
+    assert_eq!(
+        h.dataverse.field(SALESORDER, column),
+        expect(numbers().get(SALESORDER))
+    );
+    assert_eq!(
+        h.hubspot.field(&deal, "erp_order_number"),
+        expect(numbers().get("O-DEAL"))
+    );
+    assert_eq!(h.dataverse.field(OTHER, column), Some(json!("ERP-777777")));
+    for (what, writes) in [
+        ("salesorder", h.dataverse.writes(SALESORDER)),
+        ("deal", h.hubspot.writes(&deal)),
+        ("salesorder synced twice", h.dataverse.writes(OTHER)),
+    ] {
+        assert_eq!(writes, 1, "{what} written once: {}", h.status());
+    }
+    assert!(
+        h.oauth.requests() >= 1,
+        "Dataverse writes carry OAuth tokens"
+    );
+    assert!(
+        h.queues.messages("CrmWritebackDlq").unwrap().is_empty(),
+        "nothing parked"
+    );
+    stack.stop().await;
+}
+
+/// A signed Standard Webhooks delivery of an `order.placed` for `order_id`,
+/// with an optional `origin` (the CRM record it was placed as).
+async fn deliver_with(
+    base: &str,
+    webhook_id: &str,
+    order_id: &str,
+    origin: Option<&Value>,
+) -> (u16, Value) {
+    let secret = local_default("SWITCHYARD_STANDARD_WEBHOOK_SECRET").unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let mut body = json!({
+        "type": "order.placed",
+        "timestamp": "2026-11-23T09:00:00Z",
+        "data": { "orderId": order_id, "customerId": "C-1", "currency": "EUR", "lines": [], "total": "10.00", "placedAt": "2026-11-23T08:59:00Z" }
+    });
+    if let Some(origin) = origin {
+        body["data"]["origin"] = origin.clone();
+    }
+    let body = body.to_string();
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signature = switchyard_webhooks::standard::sign(&key, webhook_id, ts, body.as_bytes());
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/webhooks/standard"))
+        .header("content-type", "application/json")
+        .header("webhook-id", webhook_id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
 }

@@ -102,16 +102,32 @@ impl CrmRecords {
     /// the sObject, e.g. `Order`) with `fields` (a JSON object; anything
     /// else stores no fields) and returns its new id.
     pub fn create(&self, object: &str, fields: Value) -> String {
+        let id = {
+            let mut s = self.lock();
+            s.next += 1;
+            new_id(self.ids, object, s.next)
+        };
+        self.insert(object, &id, fields);
+        id
+    }
+
+    /// How many requests the stub received (all routes, any answer).
+    pub fn requests(&self) -> u64 {
+        self.lock().requests
+    }
+
+    /// Stores a record of `object` under a given `id` (replacing one with
+    /// that id), e.g. the Dynamics salesorder a demo webhook names.
+    pub fn insert(&self, object: &str, id: &str, fields: Value) {
         let fields = match fields {
             Value::Object(map) => map,
             _ => Map::new(),
         };
         let mut s = self.lock();
         s.next += 1;
-        let id = new_id(self.ids, object, s.next);
         let version = 1000 + s.next;
         s.records.insert(
-            id.clone(),
+            id.to_owned(),
             Record {
                 object: object.to_owned(),
                 fields,
@@ -120,12 +136,6 @@ impl CrmRecords {
                 modified: SystemTime::now(),
             },
         );
-        id
-    }
-
-    /// How many requests the stub received (all routes, any answer).
-    pub fn requests(&self) -> u64 {
-        self.lock().requests
     }
 
     /// How many writes to `id` succeeded.

@@ -58,14 +58,19 @@ pub fn local_default(var: &str) -> Option<&'static str> {
         .map(|(_, v)| *v)
 }
 
-/// `settings` over the local defaults, the ERP stub and the stack's URL.
+/// `settings` over the local defaults, the ERP stub, the CRM and token
+/// endpoint stubs and the stack's URL.
 pub fn local_settings(settings: &Settings, erp_base: &str, base_url: &str) -> Settings {
+    // the ERP's credentials point at the local token endpoint only for the built-in ERP
+    let builtin_erp =
+        settings.optional("ERP_BASE_URL").is_none() && erp_base == format!("{base_url}/_erp");
     settings
         .with_fallbacks(LOCAL_DEFAULTS.iter().copied())
         .with_fallbacks([
             ("ERP_BASE_URL", erp_base),
             ("SWITCHYARD_PUBLIC_BASE_URL", base_url),
         ])
+        .with_fallbacks(super::stubs::fallbacks(base_url, builtin_erp))
 }
 
 pub(crate) struct LocalPlatform {

@@ -12,6 +12,7 @@ use switchyard_publish::Publisher;
 use switchyard_triggers::Outcome;
 
 use crate::bus::{LocalBus, target_queue};
+use crate::crm::{DataverseState, HubSpotState, SalesforceState};
 use crate::erp::ErpState;
 use crate::oauth::OAuthState;
 use crate::queue::LocalQueues;
@@ -78,9 +79,15 @@ pub struct StackHandle {
     pub stats: Arc<Stats>,
     /// The built-in ERP stub's records.
     pub erp: ErpState,
-    /// The built-in OAuth token endpoint stub (`/_oauth`): register a
-    /// client here to run erp-sync with `ERP_CLIENT_ID` locally.
+    /// The built-in OAuth token endpoint stub (`/_oauth`), which the ERP,
+    /// Dataverse and Salesforce stubs take their tokens from.
     pub oauth: OAuthState,
+    /// The built-in Dataverse Web API (`/_dataverse`).
+    pub dataverse: DataverseState,
+    /// The built-in HubSpot CRM API (`/_hubspot`).
+    pub hubspot: HubSpotState,
+    /// The built-in Salesforce REST API (`/_salesforce`).
+    pub salesforce: SalesforceState,
     /// The stack's spec.
     pub spec: Arc<StackSpec>,
     /// The publisher onto the bus.
@@ -119,6 +126,12 @@ impl StackHandle {
             "functions": self.stats.functions(),
             "rules": self.bus.matches(),
             "erp": { "calls": self.erp.calls().len(), "accepted": self.erp.accepted().len() },
+            "crm_requests": {
+                "dataverse": self.dataverse.requests(),
+                "hubspot": self.hubspot.requests(),
+                "salesforce": self.salesforce.requests(),
+            },
+            "token_requests": self.oauth.requests(),
             "audit_records": self.audit.len(),
         })
     }

@@ -1,11 +1,13 @@
 //! The local stack: `template.yaml` run in one process, no Docker, no
-//! cloud account. Queues, bus, an ERP stub, and every registered function
+//! cloud account. Queues, bus, stubs of the ERP, the CRMs and a token
+//! endpoint, and every registered function
 //! built from the registry with the same settings code as the cloud,
 //! invoked through its own triggers' adapters.
 
 mod functions;
 mod handle;
 mod pollers;
+mod stubs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,10 +26,9 @@ use tokio::sync::watch;
 pub use crate::sqs::{LocalSqs, local_arn, local_url};
 pub use functions::{LOCAL_DEFAULTS, local_default, local_settings};
 pub use handle::{FunctionStats, StackHandle, Stats};
+pub use stubs::LOCAL_TENANT;
 
 use crate::bus::{LocalBus, LocalBusPublisher, target_queue};
-use crate::erp::ErpState;
-use crate::oauth::OAuthState;
 use crate::queue::LocalQueues;
 use crate::template::{self, QueueSpec, TargetSpec};
 
@@ -177,16 +178,20 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}/_erp"));
 
-    let settings =
-        functions::local_settings(&config.settings, &erp_base, &format!("http://{addr}"));
+    let base = format!("http://{addr}");
+    let settings = functions::local_settings(&config.settings, &erp_base, &base);
+    let stubs = stubs::Stubs::new(&settings, &base);
     let bus = Arc::new(LocalBus::new(spec.rules.clone(), queues.clone()));
     let publisher: Arc<dyn Publisher> = Arc::new(LocalBusPublisher::new(bus.clone()));
     let handle = StackHandle {
         queues: queues.clone(),
         bus,
         stats: Arc::new(Stats::default()),
-        erp: ErpState::new(),
-        oauth: OAuthState::new(),
+        erp: stubs.erp.clone(),
+        oauth: stubs.oauth.clone(),
+        dataverse: stubs.dataverse.clone(),
+        hubspot: stubs.hubspot.clone(),
+        salesforce: stubs.salesforce.clone(),
         spec: spec.clone(),
         publisher,
         audit,
@@ -203,8 +208,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
     let mut app = Router::new()
         .route("/_switchyard/status", get(status))
         .with_state(handle.clone())
-        .nest("/_erp", handle.erp.router())
-        .nest("/_oauth", handle.oauth.router());
+        .merge(stubs.router());
     if let Some(http) = http {
         app = app.merge(http);
     }
