@@ -22,8 +22,8 @@ What moto cannot do, and where it is handled:
 - PutEvents fails (HTTP 500) for an event matching a rule whose target is a
   Lambda function. The routing test therefore deploys a second stack from a
   variant of the translated template in which the audit-log rule's target is
-  an SQS probe queue and the erp-sync event source mapping is left out (with
-  it, moto would try to run erp-sync in Docker on every delivery). The
+  an SQS probe queue and the erp-sync and crm-writeback event source mappings are left out (with
+  them, moto would try to run the functions in Docker on every delivery). The
   variant's rules and patterns are otherwise the real ones.
 """
 
@@ -47,8 +47,11 @@ PARAMETERS = {
     "StandardWebhookSecret": "whsec_dGVzdA==",
 }
 EXPECTED_RULES = {
-    "erp-sync": ["order.placed", "customer.updated"],
-    "audit-log": ["erp.order-synced", "customer.updated"],
+    "erp-sync": {"detail-type": ["order.placed", "customer.updated"]},
+    "audit-log": {"detail-type": ["erp.order-synced", "customer.updated"]},
+    # only the ERP's confirmations of orders that came from a CRM
+    "crm-writeback": {"detail-type": ["erp.order-synced"],
+                      "detail": {"data": {"origin": {"system": [{"exists": True}]}}}},
 }
 
 
@@ -147,7 +150,7 @@ class Stack:
                 continue  # the archive's rule
             rule["Targets"] = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]
             pattern = json.loads(rule["EventPattern"])
-            role = next((r for r, types in EXPECTED_RULES.items() if pattern.get("detail-type") == types), rule["Name"])
+            role = next((r for r, expected in EXPECTED_RULES.items() if pattern == expected), rule["Name"])
             found[role] = rule
         return found
 
@@ -174,12 +177,13 @@ def routing_variant(code_uri: str) -> dict[str, Any]:
     resources["AuditLogProbeQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     rules = [r for r in resources.values()
              if r["Type"] == "AWS::Events::Rule"
-             and r["Properties"]["EventPattern"]["detail-type"] == EXPECTED_RULES["audit-log"]]
+             and r["Properties"]["EventPattern"] == EXPECTED_RULES["audit-log"]]
     assert len(rules) == 1, "the audit-log rule is not in the translated template"
     (target,) = rules[0]["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["AuditLogFunction", "Arn"]}, target
     target["Arn"] = {"Fn::GetAtt": ["AuditLogProbeQueue", "Arn"]}
     del resources["ErpSyncEventSourceMapping"]
+    del resources["CrmWritebackEventSourceMapping"]
     return out
 
 
@@ -238,11 +242,11 @@ class DeployedStackTest(unittest.TestCase):
             self.assertEqual(lam.list_event_source_mappings(
                 FunctionName=self.stack.physical[logical_id])["EventSourceMappings"], [], logical_id)
 
-    def test_bus_has_exactly_the_two_rules(self) -> None:
+    def test_bus_has_exactly_the_three_rules(self) -> None:
         rules = self.stack.rules()
         self.assertEqual(set(rules), set(EXPECTED_RULES))
-        for role, types in EXPECTED_RULES.items():
-            self.assertEqual(json.loads(rules[role]["EventPattern"]), {"detail-type": types}, role)
+        for role, pattern in EXPECTED_RULES.items():
+            self.assertEqual(json.loads(rules[role]["EventPattern"]), pattern, role)
             self.assertEqual(rules[role]["State"], "ENABLED", role)
         self.assertEqual(rules["audit-log"]["Name"], f"{self.stack.name}-audit-log")
 
@@ -347,6 +351,9 @@ class DeployedStackTest(unittest.TestCase):
             "ErpSyncQueueUrl": self.stack.physical["ErpSyncQueue"],
             "ErpSyncDlqUrl": self.stack.physical["ErpSyncDlq"],
             "ErpSyncRuleDlqUrl": self.stack.physical["ErpSyncRuleDlq"],
+            "CrmWritebackQueueUrl": self.stack.physical["CrmWritebackQueue"],
+            "CrmWritebackDlqUrl": self.stack.physical["CrmWritebackDlq"],
+            "CrmWritebackRuleDlqUrl": self.stack.physical["CrmWritebackRuleDlq"],
             "AuditLogTargetDlqUrl": self.stack.physical["AuditLogTargetDlq"],
             "AuditLogParkQueueUrl": self.stack.physical["AuditLogParkQueue"],
             "IdempotencyTableName": self.stack.physical["IdempotencyTable"],
@@ -369,6 +376,7 @@ class RoutingTest(unittest.TestCase):
         cls.sqs = aws_client("sqs")
         cls.queues = {
             "erp-sync": cls.stack.physical["ErpSyncQueue"],
+            "crm-writeback": cls.stack.physical["CrmWritebackQueue"],
             "audit-log": cls.stack.physical["AuditLogProbeQueue"],
         }
 
@@ -376,13 +384,16 @@ class RoutingTest(unittest.TestCase):
     def tearDownClass(cls) -> None:
         cls.stack.delete()
 
-    def publish(self, detail_type: str) -> str:
+    def publish(self, detail_type: str, data: dict[str, Any] | None = None) -> str:
         marker = uuid.uuid4().hex
+        detail: dict[str, Any] = {"id": marker}
+        if data is not None:
+            detail["data"] = data
         response = self.events.put_events(Entries=[{
             "EventBusName": self.stack.outputs["BusName"],
             "Source": "switchyard/tests-infra",
             "DetailType": detail_type,
-            "Detail": json.dumps({"id": marker}),
+            "Detail": json.dumps(detail),
         }])
         self.assertEqual(response["FailedEntryCount"], 0, response)
         return marker
@@ -405,8 +416,8 @@ class RoutingTest(unittest.TestCase):
             time.sleep(0.1)
         return found
 
-    def assert_routed(self, detail_type: str, to: set[str]) -> None:
-        marker = self.publish(detail_type)
+    def assert_routed(self, detail_type: str, to: set[str], data: dict[str, Any] | None = None) -> None:
+        marker = self.publish(detail_type, data)
         for queue in self.queues:
             got = self.arrived(queue, marker)
             if queue in to:
@@ -422,8 +433,13 @@ class RoutingTest(unittest.TestCase):
         self.assert_routed("customer.updated", {"erp-sync", "audit-log"})
 
     def test_erp_order_synced_reaches_only_audit_log(self) -> None:
-        # erp-sync publishes erp.order-synced: it must not loop back to erp-sync.
+        # erp-sync publishes erp.order-synced: it must not loop back to erp-sync;
+        # without an origin there is no CRM record to write back to.
         self.assert_routed("erp.order-synced", {"audit-log"})
+
+    def test_erp_order_synced_of_a_crm_order_reaches_crm_writeback_too(self) -> None:
+        origin = {"system": "dynamics", "object": "salesorder", "id": "2d7e9a1b-5c6d-e711-8118-000d3a1a0e11"}
+        self.assert_routed("erp.order-synced", {"audit-log", "crm-writeback"}, {"origin": origin})
 
     def test_other_events_reach_no_queue(self) -> None:
         self.assert_routed("crm.something-else", set())
