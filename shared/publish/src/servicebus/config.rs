@@ -1,13 +1,27 @@
-//! Service Bus publisher configuration: the connection string (SAS), the
-//! entity, the optional endpoint override and the batch limits.
+//! Service Bus publisher configuration: the namespace and its credential
+//! (a SAS connection string, or Microsoft Entra ID through an app
+//! registration or the Function App's managed identity), the entity, the
+//! optional endpoint override and the batch limits.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::auth::{ENTRA_RESOURCE, ENTRA_SCOPE, ServiceBusAuth};
 use crate::retry::RetryConfig;
+use switchyard_auth::{ClientCredentials, ManagedIdentity, ManagedIdentityConfig, OAuthConfig};
 use switchyard_config::{ConfigError, Settings};
+
+/// The variable holding a SAS connection string.
+pub const CONNECTION_STRING_VAR: &str = "SERVICEBUS_CONNECTION_STRING";
+
+/// The variable holding the fully qualified namespace for Entra ID.
+pub const NAMESPACE_VAR: &str = "SERVICEBUS_NAMESPACE";
+
+/// The variable holding a user-assigned managed identity's client id.
+pub const MANAGED_IDENTITY_CLIENT_ID_VAR: &str = "SERVICEBUS_MANAGED_IDENTITY_CLIENT_ID";
 
 /// The DNS suffix `azure_messaging_servicebus` builds every URL with
 /// (`https://{namespace}.servicebus.windows.net/...`).
@@ -125,34 +139,86 @@ impl fmt::Debug for ConnectionString {
     }
 }
 
+/// How the namespace is authenticated, as configured. `Debug` shows no
+/// key or secret.
+#[derive(Clone)]
+pub enum ServiceBusCredential {
+    /// A SAS connection string (`SERVICEBUS_CONNECTION_STRING`).
+    Sas(ConnectionString),
+    /// An Entra ID app registration's client-credentials grant
+    /// (`SERVICEBUS_CLIENT_ID`, ...), scope [`ENTRA_SCOPE`].
+    ClientCredentials(OAuthConfig),
+    /// The Function App's managed identity (`IDENTITY_ENDPOINT`,
+    /// `IDENTITY_HEADER`), resource [`ENTRA_RESOURCE`].
+    ManagedIdentity(ManagedIdentityConfig),
+}
+
+impl fmt::Debug for ServiceBusCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceBusCredential::Sas(c) => f.debug_tuple("Sas").field(c).finish(),
+            ServiceBusCredential::ClientCredentials(c) => f
+                .debug_struct("ClientCredentials")
+                .field("token_url", &c.token_url)
+                .field("client_id", &c.client_id)
+                .field("scope", &c.scope)
+                .finish_non_exhaustive(),
+            ServiceBusCredential::ManagedIdentity(c) => {
+                f.debug_tuple("ManagedIdentity").field(c).finish()
+            }
+        }
+    }
+}
+
+impl ServiceBusCredential {
+    /// The connection string, for SAS.
+    pub fn connection(&self) -> Option<&ConnectionString> {
+        match self {
+            ServiceBusCredential::Sas(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The client's authentication: the SAS key, or a token source asking
+    /// with `http` (one cache per call: build it once per process).
+    pub fn auth(&self, http: reqwest::Client) -> ServiceBusAuth {
+        match self {
+            ServiceBusCredential::Sas(c) => ServiceBusAuth::from(c),
+            ServiceBusCredential::ClientCredentials(c) => {
+                ServiceBusAuth::Entra(Arc::new(ClientCredentials::new(c.clone(), http)))
+            }
+            ServiceBusCredential::ManagedIdentity(c) => {
+                ServiceBusAuth::Entra(Arc::new(ManagedIdentity::new(c.clone(), http)))
+            }
+        }
+    }
+}
+
 /// Where and how [`ServiceBusPublisher`](super::ServiceBusPublisher) sends.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ServiceBusConfig {
-    /// The SAS connection string (`SERVICEBUS_CONNECTION_STRING`); its rule
-    /// needs only the `Send` right.
-    pub connection: ConnectionString,
+    /// The fully qualified namespace, `<name>.servicebus.windows.net`
+    /// (`SERVICEBUS_NAMESPACE`, or the connection string's endpoint).
+    pub namespace: String,
+    /// How requests are authenticated. A SAS rule needs only the `Send`
+    /// right; an Entra identity the *Azure Service Bus Data Sender* role.
+    pub credential: ServiceBusCredential,
     /// The topic or queue to send to (`SERVICEBUS_ENTITY`, else the
     /// connection string's `EntityPath`).
     pub entity: String,
     /// Send to this origin instead of `https://<namespace>.servicebus.windows.net`
     /// (`SERVICEBUS_ENDPOINT_URL`, e.g. `http://127.0.0.1:5300` for the
     /// test fake). SAS tokens are still signed for the public URI.
-    #[serde(default)]
     pub endpoint_url: Option<String>,
     /// Bytes of one message at most (`SERVICEBUS_MAX_MESSAGE_BYTES`): body,
     /// broker properties and application properties. Default 262,144
     /// (Standard tier; Premium allows up to 100 MB per entity setting).
-    #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
     /// Bytes of one batch send at most (`SERVICEBUS_MAX_BATCH_BYTES`), default 262,144.
-    #[serde(default = "default_max_message_bytes")]
     pub max_batch_bytes: usize,
     /// Messages per batch send at most (`SERVICEBUS_MAX_BATCH_MESSAGES`), default 100.
-    #[serde(default = "default_max_batch_messages")]
     pub max_batch_messages: usize,
     /// How failed sends are retried.
-    #[serde(default)]
     pub retry: RetryConfig,
 }
 
@@ -165,10 +231,22 @@ fn default_max_batch_messages() -> usize {
 }
 
 impl ServiceBusConfig {
-    /// Sends to `entity` with the defaults.
+    /// Sends to `entity` with the connection string's SAS key and the defaults.
     pub fn new(connection: ConnectionString, entity: impl Into<String>) -> Self {
+        let namespace = format!("{}{NAMESPACE_SUFFIX}", connection.namespace);
+        ServiceBusConfig::with_credential(namespace, ServiceBusCredential::Sas(connection), entity)
+    }
+
+    /// Sends to `entity` of `namespace` (`<name>.servicebus.windows.net`)
+    /// with `credential` and the defaults.
+    pub fn with_credential(
+        namespace: impl Into<String>,
+        credential: ServiceBusCredential,
+        entity: impl Into<String>,
+    ) -> Self {
         ServiceBusConfig {
-            connection,
+            namespace: namespace.into(),
+            credential,
             entity: entity.into(),
             endpoint_url: None,
             max_message_bytes: default_max_message_bytes(),
@@ -178,31 +256,20 @@ impl ServiceBusConfig {
         }
     }
 
-    /// Reads `SERVICEBUS_CONNECTION_STRING` (required), `SERVICEBUS_ENTITY`
-    /// (required unless the connection string has `EntityPath`),
-    /// `SERVICEBUS_ENDPOINT_URL`, `SERVICEBUS_MAX_MESSAGE_BYTES`,
+    /// Reads the credential (see [`ServiceBusConfig::credential_from_settings`]),
+    /// `SERVICEBUS_ENTITY` (required unless the connection string has
+    /// `EntityPath`), `SERVICEBUS_ENDPOINT_URL`, `SERVICEBUS_MAX_MESSAGE_BYTES`,
     /// `SERVICEBUS_MAX_BATCH_BYTES`, `SERVICEBUS_MAX_BATCH_MESSAGES` and the
     /// `PUBLISH_*` retry variables from `settings`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the variable that is missing or invalid.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        const CONN: &str = "SERVICEBUS_CONNECTION_STRING";
-        let connection: ConnectionString = settings
-            .required(
-                CONN,
-                "a Service Bus SAS connection string with the Send right",
-            )?
-            .parse()
-            .map_err(|e: InvalidConnectionString| {
-                ConfigError::invalid(settings.source_of(CONN), e.0)
-            })?;
+        let (namespace, credential) = Self::credential_from_settings(settings)?;
+        let entity_path = credential.connection().and_then(|c| c.entity_path.clone());
         let entity = match settings.optional("SERVICEBUS_ENTITY") {
             Some(entity) => entity.trim().to_owned(),
-            None => connection.entity_path.clone().ok_or_else(|| {
+            None => entity_path.ok_or_else(|| {
                 ConfigError::missing(
                     settings.describe("SERVICEBUS_ENTITY"),
                     "the topic or queue to send to (or EntityPath in the connection string)",
@@ -229,7 +296,8 @@ impl ServiceBusConfig {
             }
         };
         Ok(ServiceBusConfig {
-            connection,
+            namespace,
+            credential,
             entity,
             endpoint_url,
             max_message_bytes: positive(
@@ -243,6 +311,90 @@ impl ServiceBusConfig {
             )?,
             retry: RetryConfig::from_settings(settings)?,
         })
+    }
+}
+
+impl ServiceBusConfig {
+    /// The namespace and its credential: `SERVICEBUS_CONNECTION_STRING`
+    /// (SAS) when set; otherwise `SERVICEBUS_NAMESPACE` with Entra ID, either
+    /// an app registration (`SERVICEBUS_CLIENT_ID` with
+    /// `SERVICEBUS_CLIENT_SECRET` or `SERVICEBUS_CLIENT_CERTIFICATE`, and
+    /// `SERVICEBUS_TENANT_ID` or `SERVICEBUS_TOKEN_URL`) or the managed
+    /// identity the platform announces in `IDENTITY_ENDPOINT` and
+    /// `IDENTITY_HEADER` (`SERVICEBUS_MANAGED_IDENTITY_CLIENT_ID` picks a
+    /// user-assigned one). A client id wins over the managed identity.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable that is missing or invalid.
+    pub fn credential_from_settings(
+        settings: &Settings,
+    ) -> Result<(String, ServiceBusCredential), ConfigError> {
+        if let Some(raw) = settings.optional(CONNECTION_STRING_VAR) {
+            let connection: ConnectionString =
+                raw.parse().map_err(|e: InvalidConnectionString| {
+                    ConfigError::invalid(settings.source_of(CONNECTION_STRING_VAR), e.0)
+                })?;
+            let namespace = format!("{}{NAMESPACE_SUFFIX}", connection.namespace);
+            return Ok((namespace, ServiceBusCredential::Sas(connection)));
+        }
+        let Some(raw) = settings.optional(NAMESPACE_VAR) else {
+            return Err(ConfigError::missing(
+                settings.describe(CONNECTION_STRING_VAR),
+                format!(
+                    "a Service Bus SAS connection string with the Send right, or for \
+                     Microsoft Entra ID {NAMESPACE_VAR} (<name>{NAMESPACE_SUFFIX}) with \
+                     SERVICEBUS_CLIENT_ID (an app registration) or a managed identity \
+                     (IDENTITY_ENDPOINT and IDENTITY_HEADER, set by the platform)"
+                ),
+            ));
+        };
+        let namespace = parse_namespace(&raw).map_err(|reason| {
+            ConfigError::invalid(
+                settings.source_of(NAMESPACE_VAR),
+                format!("{raw:?}: {reason}"),
+            )
+        })?;
+        if settings.optional("SERVICEBUS_CLIENT_ID").is_some() {
+            if let Some(oauth) =
+                OAuthConfig::from_settings(settings, "SERVICEBUS", Some(ENTRA_SCOPE))?
+            {
+                return Ok((namespace, ServiceBusCredential::ClientCredentials(oauth)));
+            }
+        }
+        if let Some(identity) = ManagedIdentityConfig::from_settings(
+            settings,
+            ENTRA_RESOURCE,
+            MANAGED_IDENTITY_CLIENT_ID_VAR,
+        )? {
+            return Ok((namespace, ServiceBusCredential::ManagedIdentity(identity)));
+        }
+        Err(ConfigError::missing(
+            settings.describe("SERVICEBUS_CLIENT_ID"),
+            format!(
+                "an Entra ID credential for {NAMESPACE_VAR}: an app registration's client id \
+                 (with SERVICEBUS_CLIENT_SECRET or SERVICEBUS_CLIENT_CERTIFICATE and \
+                 SERVICEBUS_TENANT_ID), or a managed identity (IDENTITY_ENDPOINT is not set: \
+                 turn on the Function App's identity); or {CONNECTION_STRING_VAR} for SAS"
+            ),
+        ))
+    }
+}
+
+/// `SERVICEBUS_NAMESPACE`: `<name>.servicebus.windows.net`, optionally as
+/// `sb://` or `https://` with a trailing slash (as the portal shows the
+/// endpoint); returned as the lower-case host.
+pub(crate) fn parse_namespace(raw: &str) -> Result<String, String> {
+    let lower = raw.trim().to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("sb://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .unwrap_or(&lower)
+        .trim_end_matches('/');
+    match host.strip_suffix(NAMESPACE_SUFFIX) {
+        Some(name) if !name.is_empty() && !name.contains(['.', '/', ':']) => Ok(host.to_owned()),
+        _ => Err(format!(
+            "expected the fully qualified namespace <name>{NAMESPACE_SUFFIX}"
+        )),
     }
 }
 
