@@ -15,6 +15,8 @@ mod client;
 #[cfg(feature = "servicebus")]
 mod config;
 #[cfg(feature = "servicebus")]
+mod credential;
+#[cfg(feature = "servicebus")]
 mod http;
 mod message;
 #[cfg(feature = "servicebus")]
@@ -29,10 +31,10 @@ pub use auth::{ENTRA_RESOURCE, ENTRA_SCOPE, ServiceBusAuth};
 #[cfg(feature = "servicebus")]
 pub use client::AzureServiceBus;
 #[cfg(feature = "servicebus")]
-pub use config::{
-    CONNECTION_STRING_VAR, ConnectionString, InvalidConnectionString,
-    MANAGED_IDENTITY_CLIENT_ID_VAR, NAMESPACE_SUFFIX, NAMESPACE_VAR, ServiceBusConfig,
-    ServiceBusCredential,
+pub use config::{ConnectionString, InvalidConnectionString, NAMESPACE_SUFFIX, ServiceBusConfig};
+#[cfg(feature = "servicebus")]
+pub use credential::{
+    CONNECTION_STRING_VAR, MANAGED_IDENTITY_CLIENT_ID_VAR, NAMESPACE_VAR, ServiceBusCredential,
 };
 #[cfg(feature = "servicebus")]
 pub use http::{HttpClientError, ServiceBusHttpClient};
