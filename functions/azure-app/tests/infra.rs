@@ -132,7 +132,10 @@ fn generated_function_json_is_what_the_app_reads() {
 fn every_hosted_function_has_one_function_json_and_others_none() {
     let hosted = functions();
     let names: Vec<&str> = hosted.iter().map(|f| f.name).collect();
-    assert_eq!(names, ["crm-webhook", "erp-sync", "audit-log"]);
+    assert_eq!(
+        names,
+        ["crm-webhook", "erp-sync", "audit-log", "crm-writeback"]
+    );
     for f in &hosted {
         let json = function_json(f).unwrap_or_else(|| panic!("{}", f.name));
         assert_eq!(json["bindings"][0]["direction"], "in", "{}", f.name);

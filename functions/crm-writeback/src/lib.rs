@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod answer;
+pub mod dataverse;
 mod function;
+pub mod hubspot;
+pub mod salesforce;
 
 use std::sync::Arc;
 
@@ -84,10 +88,14 @@ impl CrmWriteback {
 
     /// The CRMs it can write to.
     pub fn systems(&self) -> Vec<CrmSystem> {
-        [CrmSystem::Dynamics, CrmSystem::HubSpot, CrmSystem::Salesforce]
-            .into_iter()
-            .filter(|s| self.api(*s).is_some())
-            .collect()
+        [
+            CrmSystem::Dynamics,
+            CrmSystem::HubSpot,
+            CrmSystem::Salesforce,
+        ]
+        .into_iter()
+        .filter(|s| self.api(*s).is_some())
+        .collect()
     }
 
     fn slot(&mut self, system: CrmSystem) -> &mut Option<Arc<dyn CrmApi>> {

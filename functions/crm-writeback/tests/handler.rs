@@ -73,8 +73,7 @@ fn batch(bodies: &[(&str, String)]) -> SqsEvent {
         m.message_id = Some((*id).to_owned());
         m.receipt_handle = Some(format!("rh-{id}"));
         m.body = Some(body.clone());
-        m.event_source_arn =
-            Some("arn:aws:sqs:us-east-1:000000000000:crm-writeback".to_owned());
+        m.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:crm-writeback".to_owned());
         event.records.push(m);
     }
     event

@@ -4,16 +4,19 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use switchyard_auth::{Credentials, SendError};
 use switchyard_contracts::events::{CustomerUpdatedV1, OrderPlacedV2, SyncOutcome};
 use switchyard_triggers::HandlerError;
 
 /// An ERP client over HTTP. Every request carries `Idempotency-Key` (the
 /// event id) so a retried upsert never creates a second document, and
-/// `X-Correlation-Id`.
+/// `X-Correlation-Id`, and the `Authorization` its [`Credentials`] give
+/// (an OAuth token is refreshed once when the ERP answers 401).
 #[derive(Debug, Clone)]
 pub struct ErpClient {
     http: reqwest::Client,
     base_url: String,
+    credentials: Credentials,
 }
 
 /// The ERP's answer to an order upsert.
@@ -27,8 +30,13 @@ pub struct OrderAccepted {
 }
 
 impl ErpClient {
-    /// A client for the ERP at `base_url` with a per-request timeout.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// A client for the ERP at `base_url` with a per-request timeout,
+    /// authenticating with `credentials`.
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        credentials: Credentials,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
@@ -36,6 +44,7 @@ impl ErpClient {
         Ok(ErpClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            credentials,
         })
     }
 
@@ -81,20 +90,33 @@ impl ErpClient {
         correlation: &str,
     ) -> Result<Vec<u8>, HandlerError> {
         let response = self
-            .http
-            .put(url)
-            .header("Idempotency-Key", key)
-            .header("X-Correlation-Id", correlation)
-            .json(body)
-            .send()
+            .credentials
+            .send(|| {
+                self.http
+                    .put(url)
+                    .header("Idempotency-Key", key)
+                    .header("X-Correlation-Id", correlation)
+                    .json(body)
+            })
             .await
-            .map_err(|e| HandlerError::transient(format!("ERP unreachable: {e}")))?;
+            .map_err(send_error)?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
             .map_err(|e| HandlerError::transient(format!("ERP answer cut off: {e}")))?;
         classify(status.as_u16(), &bytes).map(|()| bytes.to_vec())
+    }
+}
+
+/// A request that could not be sent: a token endpoint outage or a network
+/// failure is transient; refused client credentials are permanent (every
+/// retry would be refused the same way until the settings are fixed).
+fn send_error(e: SendError) -> HandlerError {
+    match e {
+        SendError::Transport(e) => HandlerError::transient(format!("ERP unreachable: {e}")),
+        e if e.is_transient() => HandlerError::transient(format!("no ERP token: {e}")),
+        e => HandlerError::permanent("erp_auth_refused", format!("no ERP token: {e}")),
     }
 }
 

@@ -1,8 +1,10 @@
 //! erp-sync's one declaration: what it consumes and publishes, its
 //! triggers and settings, and how its handler is built from them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard_auth::{ClientCredentials, Credentials, OAuthConfig};
 use switchyard_contracts::Event;
 use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1};
 use switchyard_triggers::config::ConfigError;
@@ -15,6 +17,36 @@ use crate::{ErpClient, ErpSync, FUNCTION_NAME};
 pub const SETTINGS: &[Setting] = &[
     Setting::required("ERP_BASE_URL", "the base URL of the ERP API"),
     Setting::optional("ERP_TIMEOUT_MS", "per-request timeout of ERP calls", "5000"),
+    Setting::optional(
+        "ERP_CLIENT_ID",
+        "OAuth 2.0 client id for the ERP (unset: no Authorization header)",
+        "",
+    ),
+    Setting::optional(
+        "ERP_CLIENT_SECRET",
+        "OAuth client secret (or ERP_CLIENT_CERTIFICATE)",
+        "",
+    ),
+    Setting::optional(
+        "ERP_CLIENT_CERTIFICATE",
+        "path of a PEM with the OAuth client's PKCS#8 key and certificate (or ERP_CLIENT_SECRET)",
+        "",
+    ),
+    Setting::optional(
+        "ERP_TOKEN_URL",
+        "OAuth token endpoint (or ERP_TENANT_ID)",
+        "",
+    ),
+    Setting::optional(
+        "ERP_TENANT_ID",
+        "Entra ID tenant whose v2 token endpoint is used when ERP_TOKEN_URL is unset",
+        "",
+    ),
+    Setting::optional(
+        "ERP_SCOPE",
+        "OAuth scope of the ERP's tokens, e.g. api://erp/.default",
+        "",
+    ),
 ];
 
 /// Customer updates are applied newest-wins: per customer, an update whose
@@ -35,7 +67,18 @@ pub async fn build(ctx: BuildContext) -> Result<ErpSync, ConfigError> {
         .settings
         .required("ERP_BASE_URL", "the base URL of the ERP API")?;
     let timeout = Duration::from_millis(ctx.settings.parse_or("ERP_TIMEOUT_MS", 5_000)?);
-    let erp = ErpClient::new(&base_url, timeout)
+    let credentials = match OAuthConfig::from_settings(&ctx.settings, "ERP", None)? {
+        None => Credentials::None,
+        Some(config) => {
+            let http = reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(3)))
+                .build()
+                .map_err(|e| ConfigError::unavailable("the ERP token HTTP client", e))?;
+            Credentials::OAuth(Arc::new(ClientCredentials::new(config, http)))
+        }
+    };
+    let erp = ErpClient::new(&base_url, timeout, credentials)
         .map_err(|e| ConfigError::unavailable("the ERP HTTP client", e))?;
     Ok(ErpSync::new(erp))
 }

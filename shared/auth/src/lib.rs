@@ -22,7 +22,10 @@ pub use managed_identity::{
     API_VERSION as MANAGED_IDENTITY_API_VERSION, IDENTITY_ENDPOINT, IDENTITY_HEADER,
     ManagedIdentity, ManagedIdentityConfig,
 };
-pub use oauth::{ClientAuth, ClientCredentials, OAuthConfig, TokenError};
+pub use oauth::{
+    ClientAuth, ClientCredentials, MAX_AGE_WITHOUT_EXPIRY, OAuthConfig, REFRESH_MARGIN_DIVISOR,
+    REFRESH_MARGIN_MAX, TokenError, entra_token_url,
+};
 pub use source::TokenSource;
 
 /// How a client authenticates its requests.

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use switchyard_config::{ConfigError, Settings};
 
-use crate::{TokenError, TokenSource};
+use crate::{REFRESH_MARGIN_DIVISOR, REFRESH_MARGIN_MAX, TokenError, TokenSource};
 
 /// The protocol version this client speaks.
 pub const API_VERSION: &str = "2019-08-01";
@@ -33,9 +33,6 @@ pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
 
 /// The variable holding the secret the endpoint expects in `X-IDENTITY-HEADER`.
 pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
-
-/// A token is refreshed this long before it expires.
-const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// Where the identity endpoint is and which token to ask it for.
 /// `Debug` never shows the header secret.
@@ -129,9 +126,9 @@ struct Cached {
     refresh_at: Instant,
 }
 
-/// Tokens from the managed identity endpoint, cached until
-/// [`REFRESH_MARGIN`] before they expire; one request at a time however
-/// many callers wait.
+/// Tokens from the managed identity endpoint, cached until shortly before
+/// they expire (the grant's rule: a tenth of the lifetime before, at most
+/// [`REFRESH_MARGIN_MAX`]); one request at a time however many callers wait.
 pub struct ManagedIdentity {
     config: ManagedIdentityConfig,
     http: reqwest::Client,
@@ -193,12 +190,14 @@ impl ManagedIdentity {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
+        let sent = Instant::now();
         let (token, expires_on) = self.fetch().await?;
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let lifetime = Duration::from_secs(expires_on.saturating_sub(now_unix));
-        let refresh_at = Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN);
+        let margin = (lifetime / REFRESH_MARGIN_DIVISOR).min(REFRESH_MARGIN_MAX);
+        let refresh_at = sent + (lifetime - margin);
         *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
             token: token.clone(),
             refresh_at,

@@ -1,7 +1,25 @@
-//! OAuth 2.0 client credentials (RFC 6749 §4.4), Entra ID v2 form.
-//! SKELETON: the public names and signatures are fixed; bodies being written.
+//! OAuth 2.0 client credentials (RFC 6749 §4.4), in the form Entra ID v2
+//! documents (a client secret, or a certificate's signed assertion per
+//! RFC 7523), against any token endpoint that speaks it (Salesforce too).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use switchyard_config::{ConfigError, Settings};
+
+mod assertion;
+mod exchange;
+
+/// Refresh no later than this long before a token expires...
+pub const REFRESH_MARGIN_MAX: Duration = Duration::from_secs(5 * 60);
+/// ...or when this fraction (1/N) of its lifetime remains, whichever is
+/// less: a 1 h token is refreshed at 55 min, a 10 min token at 9 min.
+pub const REFRESH_MARGIN_DIVISOR: u32 = 10;
+/// A token answered without `expires_in` (Salesforce) is used until the API
+/// answers 401, and never for longer than this.
+pub const MAX_AGE_WITHOUT_EXPIRY: Duration = Duration::from_secs(30 * 60);
 
 /// How the client proves who it is to the token endpoint.
 #[derive(Clone)]
@@ -17,8 +35,18 @@ pub enum ClientAuth {
     },
 }
 
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // never the secret or the key
+        match self {
+            ClientAuth::Secret(_) => f.write_str("Secret(..)"),
+            ClientAuth::Certificate { .. } => f.write_str("Certificate(..)"),
+        }
+    }
+}
+
 /// Where and as whom to ask for tokens.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OAuthConfig {
     /// The token endpoint.
     pub token_url: String,
@@ -28,6 +56,11 @@ pub struct OAuthConfig {
     pub auth: ClientAuth,
     /// `scope`, e.g. `https://org.crm.dynamics.com/.default`.
     pub scope: Option<String>,
+}
+
+/// The Entra ID v2 token endpoint of `tenant` (a tenant id or domain).
+pub fn entra_token_url(tenant: &str) -> String {
+    format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
 }
 
 impl OAuthConfig {
@@ -43,13 +76,94 @@ impl OAuthConfig {
         prefix: &str,
         default_scope: Option<&str>,
     ) -> Result<Option<OAuthConfig>, ConfigError> {
-        let _ = (settings, prefix, default_scope);
-        todo!("helper")
+        let var = |name: &str| format!("{prefix}_{name}");
+        let Some(client_id) = settings.optional(&var("CLIENT_ID")) else {
+            return Ok(None);
+        };
+        let (secret_var, cert_var) = (var("CLIENT_SECRET"), var("CLIENT_CERTIFICATE"));
+        let auth = match (settings.optional(&secret_var), settings.optional(&cert_var)) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    format!(
+                        "{} and {}",
+                        settings.source_of(&secret_var),
+                        settings.source_of(&cert_var)
+                    ),
+                    "set one of the two client credentials, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::missing(
+                    format!(
+                        "{} or {}",
+                        settings.describe(&secret_var),
+                        settings.describe(&cert_var)
+                    ),
+                    "the OAuth client's secret, or the path of its PEM certificate and key",
+                ));
+            }
+            (Some(secret), None) => ClientAuth::Secret(secret),
+            (None, Some(path)) => {
+                let name = settings.source_of(&cert_var);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError::invalid(&name, format!("cannot read {path}: {e}")))?;
+                let pem = assertion::read_pem(&text)
+                    .map_err(|reason| ConfigError::invalid(&name, format!("{path}: {reason}")))?;
+                ClientAuth::Certificate {
+                    key_pkcs8: pem.key_pkcs8,
+                    thumbprint_sha256: pem.thumbprint_sha256,
+                }
+            }
+        };
+        let (url_var, tenant_var) = (var("TOKEN_URL"), var("TENANT_ID"));
+        let token_url = match (settings.optional(&url_var), settings.optional(&tenant_var)) {
+            (Some(url), _) => url,
+            (None, Some(tenant)) => {
+                let valid = tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                if !valid {
+                    return Err(ConfigError::invalid(
+                        settings.source_of(&tenant_var),
+                        format!("{tenant:?} is not a tenant id or domain"),
+                    ));
+                }
+                entra_token_url(&tenant)
+            }
+            (None, None) => {
+                return Err(ConfigError::missing(
+                    format!(
+                        "{} or {}",
+                        settings.describe(&url_var),
+                        settings.describe(&tenant_var)
+                    ),
+                    "the OAuth token endpoint, or the Entra ID tenant it is derived from",
+                ));
+            }
+        };
+        let parsed = url::Url::parse(&token_url).map_err(|e| {
+            ConfigError::invalid(settings.source_of(&url_var), format!("{token_url:?}: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err(ConfigError::invalid(
+                settings.source_of(&url_var),
+                format!("{token_url:?} is not an http(s) URL"),
+            ));
+        }
+        let scope = settings
+            .optional(&var("SCOPE"))
+            .or_else(|| default_scope.map(str::to_owned));
+        Ok(Some(OAuthConfig {
+            token_url,
+            client_id,
+            auth,
+            scope,
+        }))
     }
 }
 
 /// Why no token could be had.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     /// The endpoint could not be reached or answered 5xx/429: try later.
     #[error("token endpoint unavailable: {0}")]
@@ -66,16 +180,66 @@ impl TokenError {
     }
 }
 
+struct Cached {
+    token: Arc<str>,
+    refresh_at: Instant,
+}
+
 /// A client-credentials grant with its cached token.
 pub struct ClientCredentials {
     config: OAuthConfig,
     http: reqwest::Client,
+    cache: Mutex<Option<Cached>>,
+    /// Held by the one caller asking for a token; the last failure, so the
+    /// callers that waited for that request share its answer.
+    refresh: tokio::sync::Mutex<Option<(Instant, TokenError)>>,
+    requests: AtomicU64,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("token_url", &self.config.token_url)
+            .field("client_id", &self.config.client_id)
+            .field("requests", &self.requests())
+            .finish_non_exhaustive()
+    }
+}
+
+/// When a token obtained by a request sent at `sent` should be replaced.
+fn refresh_at(sent: Instant, lifetime: Option<Duration>) -> Instant {
+    match lifetime {
+        Some(lifetime) => {
+            let margin = (lifetime / REFRESH_MARGIN_DIVISOR).min(REFRESH_MARGIN_MAX);
+            sent + (lifetime - margin)
+        }
+        None => sent + MAX_AGE_WITHOUT_EXPIRY,
+    }
 }
 
 impl ClientCredentials {
     /// A grant over `config`, asking with `http`.
     pub fn new(config: OAuthConfig, http: reqwest::Client) -> Self {
-        ClientCredentials { config, http }
+        ClientCredentials {
+            config,
+            http,
+            cache: Mutex::new(None),
+            refresh: tokio::sync::Mutex::new(None),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The token URL asked.
+    pub fn token_url(&self) -> &str {
+        &self.config.token_url
+    }
+
+    fn cached(&self) -> Option<Arc<str>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|c| Instant::now() < c.refresh_at)
+            .map(|c| c.token.clone())
     }
 
     /// A valid access token: the cached one, or a new one (one request at
@@ -83,27 +247,105 @@ impl ClientCredentials {
     ///
     /// # Errors
     /// [`TokenError`].
-    pub async fn token(&self) -> Result<std::sync::Arc<str>, TokenError> {
-        let _ = (&self.config, &self.http);
-        todo!("helper")
+    pub async fn token(&self) -> Result<Arc<str>, TokenError> {
+        if let Some(token) = self.cached() {
+            return Ok(token);
+        }
+        let waited_from = Instant::now();
+        let mut last_failure = self.refresh.lock().await;
+        // whoever held the lock may have refreshed the token meanwhile...
+        if let Some(token) = self.cached() {
+            return Ok(token);
+        }
+        // ...or failed while this caller waited: its answer is this one's
+        if let Some((at, error)) = last_failure.as_ref() {
+            if *at >= waited_from {
+                return Err(error.clone());
+            }
+        }
+        let sent = Instant::now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        match exchange::request(&self.http, &self.config).await {
+            Ok(issued) => {
+                let token: Arc<str> = issued.access_token.into();
+                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                *cache = Some(Cached {
+                    token: token.clone(),
+                    refresh_at: refresh_at(sent, issued.lifetime),
+                });
+                *last_failure = None;
+                tracing::debug!(
+                    token_url = %self.config.token_url,
+                    expires_in_secs = issued.lifetime.map(|l| l.as_secs()),
+                    "oauth token issued"
+                );
+                Ok(token)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    token_url = %self.config.token_url,
+                    transient = error.is_transient(),
+                    error = %error,
+                    "oauth token request failed"
+                );
+                *last_failure = Some((Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
     }
 
     /// Drops `token` from the cache if it is still the cached one.
     pub fn invalidate(&self, token: &str) {
-        let _ = token;
-        todo!("helper")
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.as_ref().is_some_and(|c| &*c.token == token) {
+            *cache = None;
+        }
     }
 
     /// How many token requests this grant has made.
     pub fn requests(&self) -> u64 {
-        todo!("helper")
+        self.requests.load(Ordering::Relaxed)
     }
 
     pub(crate) async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, crate::SendError> {
-        let _ = build;
-        todo!("helper")
+        let token = self.token().await?;
+        let response = build().bearer_auth(&*token).send().await?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        // revoked or expired early: one new token, one more try
+        self.invalidate(&token);
+        let token = self.token().await?;
+        Ok(build().bearer_auth(&*token).send().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_margin_is_the_lesser_of_five_minutes_and_a_tenth() {
+        let t = Instant::now();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(refresh_at(t, Some(hour)), t + Duration::from_secs(3300));
+        let ten_min = Duration::from_secs(600);
+        assert_eq!(refresh_at(t, Some(ten_min)), t + Duration::from_secs(540));
+        assert_eq!(refresh_at(t, None), t + MAX_AGE_WITHOUT_EXPIRY);
+    }
+
+    #[test]
+    fn debug_output_names_no_secret() {
+        let config = OAuthConfig {
+            token_url: "https://t/token".into(),
+            client_id: "app".into(),
+            auth: ClientAuth::Secret("s3cr3t".into()),
+            scope: None,
+        };
+        let grant = ClientCredentials::new(config.clone(), reqwest::Client::new());
+        assert!(!format!("{config:?} {grant:?}").contains("s3cr3t"));
     }
 }

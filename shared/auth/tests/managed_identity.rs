@@ -114,10 +114,12 @@ async fn one_request_serves_many_callers() {
 
 #[tokio::test]
 async fn a_token_near_expiry_is_refreshed_and_an_invalidated_one_dropped() {
-    // Expiring in 60 s: inside the refresh margin, so every call asks anew.
-    let (url, endpoint) = start(60, None).await;
+    // A 2 s token is reused, then replaced once it is (nearly) expired.
+    let (url, endpoint) = start(2, None).await;
     let mi = identity(&url, SECRET, Some("user-assigned-id"));
     assert_eq!(&*mi.token().await.unwrap(), "token-1");
+    assert_eq!(&*mi.token().await.unwrap(), "token-1");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(&*mi.token().await.unwrap(), "token-2");
     assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2);
     assert_eq!(

@@ -280,7 +280,7 @@ fn derived_ids_are_stable_per_cause_type_and_scope() {
                 erp_order_number: "ERP-1".into(),
                 outcome: SyncOutcome::Created,
                 synced_at: "2026-11-20T09:16:01Z".parse().unwrap(),
-            origin: None,
+                origin: None,
             },
         )
         .derived_from(&cause, scope)

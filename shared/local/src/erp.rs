@@ -5,6 +5,8 @@
 //! the first time an `Idempotency-Key` is seen, 200 with `"unchanged"` and
 //! the same number when the key repeats. `PUT /customers/{id}`: 200
 //! `{"customerNumber": ...}`. Failures can be scripted per resource id.
+//! With [`ErpState::require_tokens`], a call without an accepted bearer
+//! token is answered 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,6 +16,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::{Value, json};
 
@@ -34,8 +37,13 @@ pub struct ErpCall {
     pub status: u16,
 }
 
+/// Decides whether a bearer token is accepted.
+pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 #[derive(Default)]
 struct StubState {
+    /// When set, calls need a bearer token it accepts.
+    token_check: Option<TokenCheck>,
     calls: Vec<ErpCall>,
     /// id → (status, remaining times; u32::MAX = always)
     failures: HashMap<String, (u16, u32)>,
@@ -78,6 +86,19 @@ impl ErpState {
             .collect()
     }
 
+    /// The ERP order number of every order accepted so far, by order id.
+    pub fn order_numbers(&self) -> std::collections::BTreeMap<String, String> {
+        let s = self.state.lock().expect("stub state");
+        s.calls
+            .iter()
+            .filter(|c| c.resource == "orders" && c.status < 300)
+            .filter_map(|c| {
+                let key = c.idempotency_key.as_deref()?;
+                Some((c.id.clone(), s.numbers.get(key)?.clone()))
+            })
+            .collect()
+    }
+
     /// The next `times` calls for `id` answer `status`.
     pub fn fail_times(&self, id: &str, status: u16, times: u32) {
         self.state
@@ -90,6 +111,13 @@ impl ErpState {
     /// Every call for `id` answers `status`.
     pub fn fail_always(&self, id: &str, status: u16) {
         self.fail_times(id, status, u32::MAX);
+    }
+
+    /// From now on a call needs `Authorization: Bearer <token>` with a token
+    /// `check` accepts (e.g. the OAuth stub's `accepts`); others are answered
+    /// 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+    pub fn require_tokens(&self, check: TokenCheck) {
+        self.state.lock().expect("stub state").token_check = Some(check);
     }
 }
 
@@ -161,7 +189,7 @@ fn record(
     headers: &HeaderMap,
     body: Value,
     ok: impl FnOnce(&mut StubState, Option<&str>) -> (StatusCode, Value),
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     let header = |name: &str| {
         headers
             .get(name)
@@ -169,7 +197,32 @@ fn record(
             .map(str::to_owned)
     };
     let key = header("idempotency-key");
+    let bearer = header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
     let mut s = state.lock().expect("stub state");
+    let refused = s
+        .token_check
+        .as_ref()
+        .is_some_and(|check| !bearer.as_deref().is_some_and(|t| check(t)));
+    if refused {
+        s.calls.push(ErpCall {
+            resource: resource.to_owned(),
+            id,
+            idempotency_key: key,
+            correlation_id: header("x-correlation-id"),
+            body,
+            status: 401,
+        });
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                axum::http::header::WWW_AUTHENTICATE,
+                r#"Bearer error="invalid_token""#,
+            )],
+            Json(json!({ "error": "invalid_token" })),
+        )
+            .into_response();
+    }
     let scripted = match s.failures.get_mut(&id) {
         Some((status, times)) if *times > 0 => {
             if *times != u32::MAX {
@@ -194,7 +247,7 @@ fn record(
         body,
         status: status.as_u16(),
     });
-    (status, Json(reply))
+    (status, Json(reply)).into_response()
 }
 
 async fn upsert_order(
@@ -202,7 +255,7 @@ async fn upsert_order(
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     record(&state, "orders", id, &headers, body, |s, key| {
         let key = key.unwrap_or("").to_owned();
         if let Some(number) = s.numbers.get(&key) {
@@ -236,7 +289,7 @@ async fn upsert_customer(
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     let customer = id.clone();
     record(&state, "customers", id, &headers, body, move |_, _| {
         (

@@ -3,9 +3,11 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod bus;
+pub mod crm;
 pub mod demo;
 pub mod erp;
 pub mod invoke;
+pub mod oauth;
 pub mod package;
 pub mod queue;
 pub mod scaffold;

@@ -359,7 +359,6 @@ fn the_settings_choose_the_credential() {
 }
 
 #[test]
-#[ignore = "needs OAuthConfig::from_settings, written on the auth branch (todo!() on this one)"]
 fn a_client_id_chooses_client_credentials_over_the_managed_identity() {
     let app = settings(&[
         ("SERVICEBUS_NAMESPACE", "contoso.servicebus.windows.net"),

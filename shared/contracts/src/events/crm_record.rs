@@ -21,7 +21,9 @@ pub struct CrmRecord {
 }
 
 /// The CRMs a record can come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CrmSystem {
     /// Dynamics 365 / Dataverse.

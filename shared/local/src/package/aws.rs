@@ -279,7 +279,7 @@ mod tests {
     }
 
     fn zips() -> BTreeMap<String, String> {
-        ["crm-webhook", "erp-sync", "audit-log"]
+        ["crm-webhook", "erp-sync", "audit-log", "crm-writeback"]
             .iter()
             .map(|b| ((*b).to_owned(), format!("{b}.zip")))
             .collect()
@@ -291,7 +291,7 @@ mod tests {
         let packaged = packaged_template(&text, &zips(), Arch::X86_64).unwrap();
         assert!(!packaged.contains("rust-cargolambda"));
         assert!(!packaged.contains("CodeUri: ."));
-        for b in ["crm-webhook", "erp-sync", "audit-log"] {
+        for b in ["crm-webhook", "erp-sync", "audit-log", "crm-writeback"] {
             assert!(packaged.contains(&format!("CodeUri: {b}.zip")), "{b}");
         }
         assert!(packaged.contains("Architectures:\n      - x86_64\n"));

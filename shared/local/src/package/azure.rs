@@ -181,6 +181,7 @@ mod tests {
                 "audit-log/function.json",
                 "azure-app (x)",
                 "crm-webhook/function.json",
+                "crm-writeback/function.json",
                 "erp-sync/function.json",
                 "host.json"
             ]

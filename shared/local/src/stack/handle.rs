@@ -13,6 +13,7 @@ use switchyard_triggers::Outcome;
 
 use crate::bus::{LocalBus, target_queue};
 use crate::erp::ErpState;
+use crate::oauth::OAuthState;
 use crate::queue::LocalQueues;
 use crate::template::{StackSpec, TargetSpec};
 
@@ -77,6 +78,9 @@ pub struct StackHandle {
     pub stats: Arc<Stats>,
     /// The built-in ERP stub's records.
     pub erp: ErpState,
+    /// The built-in OAuth token endpoint stub (`/_oauth`): register a
+    /// client here to run erp-sync with `ERP_CLIENT_ID` locally.
+    pub oauth: OAuthState,
     /// The stack's spec.
     pub spec: Arc<StackSpec>,
     /// The publisher onto the bus.

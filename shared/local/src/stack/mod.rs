@@ -27,6 +27,7 @@ pub use handle::{FunctionStats, StackHandle, Stats};
 
 use crate::bus::{LocalBus, LocalBusPublisher, target_queue};
 use crate::erp::ErpState;
+use crate::oauth::OAuthState;
 use crate::queue::LocalQueues;
 use crate::template::{self, QueueSpec, TargetSpec};
 
@@ -185,6 +186,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
         bus,
         stats: Arc::new(Stats::default()),
         erp: ErpState::new(),
+        oauth: OAuthState::new(),
         spec: spec.clone(),
         publisher,
         audit,
@@ -201,7 +203,8 @@ pub async fn start(config: StackConfig) -> Result<RunningStack, StackError> {
     let mut app = Router::new()
         .route("/_switchyard/status", get(status))
         .with_state(handle.clone())
-        .nest("/_erp", handle.erp.router());
+        .nest("/_erp", handle.erp.router())
+        .nest("/_oauth", handle.oauth.router());
     if let Some(http) = http {
         app = app.merge(http);
     }

@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use switchyard_contracts::events::{Address, CrmRecord, CrmSystem, CustomerUpdatedV1, OrderPlacedV2};
+use switchyard_contracts::events::{
+    Address, CrmRecord, CrmSystem, CustomerUpdatedV1, OrderPlacedV2,
+};
 use switchyard_contracts::{Amount, DomainEvent};
 
 use super::model::{AttributeValue, RemoteExecutionContext, parse_date};

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use switchyard_contracts::events::{Address, CrmRecord, CrmSystem, CustomerUpdatedV1, OrderPlacedV2};
+use switchyard_contracts::events::{
+    Address, CrmRecord, CrmSystem, CustomerUpdatedV1, OrderPlacedV2,
+};
 use switchyard_contracts::{Amount, Currency, DomainEvent};
 
 use super::model::{Notification, Notifications};
