@@ -210,6 +210,65 @@ async fn a_managed_identity_sends_and_receives_with_bearer_tokens() {
     assert_eq!(identity_requests.load(Ordering::SeqCst), 1);
 }
 
+/// A token endpoint granting `cc-token` to `app`/`app-secret` for the
+/// Service Bus scope, as Entra ID's v2 endpoint answers.
+async fn token_endpoint() -> String {
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(|body: String| async move {
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+            let has = |k: &str, v: &str| form.iter().any(|(a, b)| a == k && b == v);
+            if !(has("grant_type", "client_credentials")
+                && has("client_id", "app")
+                && has("client_secret", "app-secret")
+                && has("scope", "https://servicebus.azure.net/.default"))
+            {
+                let refused = serde_json::json!({"error": "invalid_client"});
+                return (axum::http::StatusCode::UNAUTHORIZED, refused.to_string());
+            }
+            let body = serde_json::json!({
+                "token_type": "Bearer", "expires_in": 3599, "access_token": "cc-token",
+            });
+            (axum::http::StatusCode::OK, body.to_string())
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/token")
+}
+
+#[tokio::test]
+async fn an_app_registration_sends_with_its_client_credentials_token() {
+    let fake = fake().await;
+    fake.accept_bearer(Arc::new(|token| token == "cc-token"));
+    let settings = Settings::from_pairs([
+        ("SERVICEBUS_NAMESPACE", namespace(&fake)),
+        ("SERVICEBUS_ENTITY", "integration".to_owned()),
+        ("SERVICEBUS_ENDPOINT_URL", fake.endpoint_url()),
+        ("SERVICEBUS_CLIENT_ID", "app".to_owned()),
+        ("SERVICEBUS_CLIENT_SECRET", "app-secret".to_owned()),
+        ("SERVICEBUS_TOKEN_URL", token_endpoint().await),
+        ("PUBLISH_MAX_ATTEMPTS", "1".to_owned()),
+    ]);
+    let config = ServiceBusConfig::from_settings(&settings).unwrap();
+    let p = ServiceBusPublisher::new(config).unwrap();
+    p.publish_all(vec![envelope("e1", "order.placed", None)])
+        .await
+        .unwrap();
+    p.publish_all(vec![
+        envelope("e2", "order.placed", None),
+        envelope("e3", "order.placed", None),
+    ])
+    .await
+    .unwrap();
+    let statuses: Vec<u16> = sends(&fake).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(statuses, [201, 201]);
+    assert_eq!(fake.messages(SUB).len(), 3);
+}
+
 #[tokio::test]
 async fn a_rejected_token_is_dropped_and_the_call_sent_once_more() {
     let fake = fake().await;
