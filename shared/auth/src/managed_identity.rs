@@ -240,7 +240,7 @@ impl ManagedIdentity {
         if !status.is_success() {
             let detail = describe_error(&body);
             let message = format!("managed identity endpoint answered {status}: {detail}");
-            tracing::warn!(status = status.as_u16(), %detail, "managed identity token refused");
+            tracing::warn!(status = status.as_u16(), %detail, "managed identity token request failed");
             return Err(if status.is_server_error() || status.as_u16() == 429 {
                 TokenError::Unavailable(message)
             } else {

@@ -54,14 +54,20 @@ impl AzureServiceBus {
     /// [`HttpClientError`] when an HTTP client cannot be built.
     pub fn from_config(config: &ServiceBusConfig) -> Result<Self, HttpClientError> {
         let http = ServiceBusHttpClient::new(config.endpoint_url.as_deref())?;
-        let tokens = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
+        let auth = match config.credential.connection() {
+            Some(connection) => ServiceBusAuth::from(connection),
+            None => {
+                let tokens = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()?;
+                config.credential.auth(tokens)
+            }
+        };
         Ok(AzureServiceBus::with_auth(
             http.shared(),
             &config.namespace,
-            config.credential.auth(tokens),
+            auth,
         ))
     }
 
