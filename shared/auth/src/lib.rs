@@ -7,15 +7,26 @@
 //! sends a request with its `Authorization` header and, when the API
 //! answers 401 to an OAuth token, drops that token, fetches a new one and
 //! sends once more.
+//!
+//! [`TokenSource`] puts any cached bearer token behind one trait: the
+//! client-credentials grant and the App Service / Azure Functions
+//! [`ManagedIdentity`] (for Azure services such as Service Bus).
 
 use std::sync::Arc;
 
+mod managed_identity;
 mod oauth;
+mod source;
 
+pub use managed_identity::{
+    API_VERSION as MANAGED_IDENTITY_API_VERSION, IDENTITY_ENDPOINT, IDENTITY_HEADER,
+    ManagedIdentity, ManagedIdentityConfig,
+};
 pub use oauth::{
     ClientAuth, ClientCredentials, MAX_AGE_WITHOUT_EXPIRY, OAuthConfig, REFRESH_MARGIN_DIVISOR,
     REFRESH_MARGIN_MAX, TokenError, entra_token_url,
 };
+pub use source::TokenSource;
 
 /// How a client authenticates its requests.
 #[derive(Clone, Default)]

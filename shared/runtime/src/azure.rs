@@ -16,7 +16,7 @@ use axum::routing::post;
 use serde_json::{Map, Value};
 use switchyard_config::{ConfigError, Settings};
 use switchyard_publish::Publisher;
-use switchyard_publish::servicebus::{AzureServiceBus, ServiceBusHttpClient, ServiceBusSendApi};
+use switchyard_publish::servicebus::{AzureServiceBus, ServiceBusSendApi};
 use switchyard_publish::{ServiceBusConfig, ServiceBusPublisher};
 use switchyard_triggers::registry::{App, Function, Platform, Resources};
 use switchyard_triggers::servicebus::request::http_request;
@@ -53,9 +53,8 @@ impl AzureApp {
 /// [`ConfigError`] naming the missing or malformed setting.
 pub async fn build(functions: &[Function], settings: &Settings) -> Result<AzureApp, ConfigError> {
     let servicebus = ServiceBusConfig::from_settings(settings)?;
-    let http = ServiceBusHttpClient::new(servicebus.endpoint_url.as_deref())
+    let sender = AzureServiceBus::from_config(&servicebus)
         .map_err(|e| ConfigError::unavailable("the Service Bus HTTP client", e))?;
-    let sender = AzureServiceBus::new(http.shared(), servicebus.connection.clone());
     let publisher: Arc<dyn Publisher> =
         Arc::new(ServiceBusPublisher::with_client(sender.clone(), servicebus));
     let sender: Arc<dyn ServiceBusSendApi> = Arc::new(sender);

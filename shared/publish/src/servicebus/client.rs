@@ -1,36 +1,74 @@
-//! The real [`ServiceBusSendApi`]: `azure_messaging_servicebus` for single
-//! sends, a REST batch send on the same HTTP client (feature `servicebus`).
+//! The real [`ServiceBusSendApi`]. With SAS, `azure_messaging_servicebus`
+//! sends single messages; with Microsoft Entra ID (which that crate cannot
+//! sign) a REST "Send Message" call does. Batches always go through a REST
+//! "Send Message Batch" call on the same injected HTTP client (the crate
+//! has no batch send). Feature `servicebus`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::{HttpClient, Method, Request};
 use azure_messaging_servicebus::service_bus::QueueClient;
 use azure_messaging_servicebus::service_bus::{SendMessageOptions, SettableBrokerProperties};
 
-use super::config::ConnectionString;
+use super::auth::ServiceBusAuth;
+use super::config::{ConnectionString, NAMESPACE_SUFFIX, ServiceBusConfig};
+use super::http::{HttpClientError, ServiceBusHttpClient};
 use super::message::{BATCH_CONTENT_TYPE, ServiceBusMessage, ServiceBusSendApi};
-use super::sas::sas_token;
 use crate::batch::{CallError, EntryResult};
 
-/// How long the SAS tokens this crate signs itself are valid.
-const SAS_TTL: Duration = Duration::from_secs(3600);
-
-/// The real client: `azure_messaging_servicebus::QueueClient::send_message`
-/// for one message; for more, a REST "Send Message Batch" call over the same
-/// injected HTTP client (the crate has no batch send).
+/// The real client over one namespace: single sends through
+/// `QueueClient::send_message` (SAS) or a REST "Send Message" (Entra ID),
+/// batches through a REST "Send Message Batch", all over the same injected
+/// HTTP client.
 #[derive(Debug, Clone)]
 pub struct AzureServiceBus {
     http: Arc<dyn HttpClient>,
-    connection: ConnectionString,
+    namespace: String,
+    auth: ServiceBusAuth,
 }
 
 impl AzureServiceBus {
     /// A client for the connection string's namespace over `http` (usually a
-    /// [`ServiceBusHttpClient`](super::ServiceBusHttpClient)).
+    /// [`ServiceBusHttpClient`]), authenticating with its SAS key.
     pub fn new(http: Arc<dyn HttpClient>, connection: ConnectionString) -> Self {
-        AzureServiceBus { http, connection }
+        let auth = ServiceBusAuth::from(&connection);
+        AzureServiceBus::with_auth(http, &connection.namespace, auth)
+    }
+
+    /// A client for `namespace` (`contoso.servicebus.windows.net`, or just
+    /// `contoso`) over `http`, authenticating with `auth`.
+    pub fn with_auth(http: Arc<dyn HttpClient>, namespace: &str, auth: ServiceBusAuth) -> Self {
+        AzureServiceBus {
+            http,
+            namespace: qualified(namespace),
+            auth,
+        }
+    }
+
+    /// The client a [`ServiceBusConfig`] describes: its credential (token
+    /// sources get an HTTP client of their own) and its endpoint override.
+    ///
+    /// # Errors
+    /// [`HttpClientError`] when an HTTP client cannot be built.
+    pub fn from_config(config: &ServiceBusConfig) -> Result<Self, HttpClientError> {
+        let http = ServiceBusHttpClient::new(config.endpoint_url.as_deref())?;
+        let auth = match config.credential.connection() {
+            Some(connection) => ServiceBusAuth::from(connection),
+            None => {
+                let tokens = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()?;
+                config.credential.auth(tokens)
+            }
+        };
+        Ok(AzureServiceBus::with_auth(
+            http.shared(),
+            &config.namespace,
+            auth,
+        ))
     }
 
     /// The HTTP client, shared with the receiver.
@@ -38,20 +76,37 @@ impl AzureServiceBus {
         &self.http
     }
 
-    /// The connection string.
-    pub fn connection(&self) -> &ConnectionString {
-        &self.connection
+    /// The fully qualified namespace (`contoso.servicebus.windows.net`).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// How requests are authenticated, shared with the receiver.
+    pub fn auth(&self) -> &ServiceBusAuth {
+        &self.auth
+    }
+
+    fn entity_url(&self, entity: &str) -> Result<url::Url, CallError> {
+        let uri = format!("https://{}/{entity}/messages", self.namespace);
+        url::Url::parse(&uri).map_err(|e| construction(format!("invalid entity {entity:?}: {e}")))
     }
 
     async fn send_one(&self, entity: &str, message: ServiceBusMessage) -> Result<(), CallError> {
+        let ServiceBusAuth::Sas { key_name, key } = &self.auth else {
+            return self.send_one_rest(entity, &message).await;
+        };
         // The REST path is the same for queues and topics
         // (`/{entity}/messages`), so QueueClient serves both.
+        let name = self
+            .namespace
+            .strip_suffix(NAMESPACE_SUFFIX)
+            .unwrap_or(&self.namespace);
         let client = QueueClient::new(
             self.http.clone(),
-            self.connection.namespace.clone(),
+            name.to_owned(),
             entity.to_owned(),
-            self.connection.key_name.clone(),
-            self.connection.key.clone(),
+            key_name.clone(),
+            key.clone(),
         )
         .map_err(|e| call_error(&e))?;
         let options = SendMessageOptions {
@@ -78,48 +133,67 @@ impl AzureServiceBus {
             .map_err(|e| call_error(&e))
     }
 
+    /// REST "Send Message": the body, `BrokerProperties` as JSON, each
+    /// custom property as a header (strings JSON-quoted, as the crate path
+    /// sends them), `Content-Type`.
+    async fn send_one_rest(
+        &self,
+        entity: &str,
+        message: &ServiceBusMessage,
+    ) -> Result<(), CallError> {
+        let broker = serde_json::to_string(&message.broker_properties())
+            .map_err(|e| construction(e.to_string()))?;
+        let mut request = Request::new(self.entity_url(entity)?, Method::Post);
+        request.insert_header("brokerproperties", broker);
+        if let Some(content_type) = &message.content_type {
+            request.insert_header("content-type", content_type.clone());
+        }
+        for (name, value) in &message.properties {
+            request.insert_header(name.clone(), value.header_value());
+        }
+        request.set_body(message.body.clone().into_bytes());
+        self.auth
+            .execute(self.http.as_ref(), &request)
+            .await
+            .map(drop)
+    }
+
     async fn send_batch(
         &self,
         entity: &str,
         messages: &[ServiceBusMessage],
     ) -> Result<(), CallError> {
-        let uri = format!("{}/{entity}/messages", self.connection.namespace_uri());
-        let url = url::Url::parse(&uri).map_err(|e| CallError {
-            code: "ConstructionFailure".to_owned(),
-            message: format!("invalid entity {entity:?}: {e}"),
-            retryable: false,
-        })?;
+        let url = self.entity_url(entity)?;
         let body: Vec<serde_json::Value> = messages
             .iter()
             .map(ServiceBusMessage::batch_entry)
             .collect();
-        let body = serde_json::to_vec(&body).map_err(|e| CallError {
-            code: "ConstructionFailure".to_owned(),
-            message: e.to_string(),
-            retryable: false,
-        })?;
-        let expiry = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .saturating_add(SAS_TTL)
-            .as_secs();
+        let body = serde_json::to_vec(&body).map_err(|e| construction(e.to_string()))?;
         let mut request = Request::new(url, Method::Post);
-        request.insert_header(
-            "authorization",
-            sas_token(
-                &uri,
-                &self.connection.key_name,
-                &self.connection.key,
-                expiry,
-            ),
-        );
         request.insert_header("content-type", BATCH_CONTENT_TYPE);
         request.set_body(body);
-        self.http
-            .execute_request_check_status(&request)
+        self.auth
+            .execute(self.http.as_ref(), &request)
             .await
             .map(drop)
-            .map_err(|e| call_error(&e))
+    }
+}
+
+/// `contoso` → `contoso.servicebus.windows.net`; a qualified name is kept.
+pub(crate) fn qualified(namespace: &str) -> String {
+    let namespace = namespace.trim().trim_end_matches('/').to_ascii_lowercase();
+    if namespace.contains('.') {
+        namespace
+    } else {
+        format!("{namespace}{NAMESPACE_SUFFIX}")
+    }
+}
+
+fn construction(message: String) -> CallError {
+    CallError {
+        code: "ConstructionFailure".to_owned(),
+        message,
+        retryable: false,
     }
 }
 

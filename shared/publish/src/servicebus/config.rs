@@ -1,11 +1,13 @@
-//! Service Bus publisher configuration: the connection string (SAS), the
-//! entity, the optional endpoint override and the batch limits.
+//! Service Bus publisher configuration: the connection string, the
+//! namespace and its credential (see `credential.rs`), the entity, the
+//! optional endpoint override and the batch limits.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Deserialize;
 
+use super::credential::ServiceBusCredential;
 use crate::retry::RetryConfig;
 use switchyard_config::{ConfigError, Settings};
 
@@ -126,33 +128,30 @@ impl fmt::Debug for ConnectionString {
 }
 
 /// Where and how [`ServiceBusPublisher`](super::ServiceBusPublisher) sends.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ServiceBusConfig {
-    /// The SAS connection string (`SERVICEBUS_CONNECTION_STRING`); its rule
-    /// needs only the `Send` right.
-    pub connection: ConnectionString,
+    /// The fully qualified namespace, `<name>.servicebus.windows.net`
+    /// (`SERVICEBUS_NAMESPACE`, or the connection string's endpoint).
+    pub namespace: String,
+    /// How requests are authenticated. A SAS rule needs only the `Send`
+    /// right; an Entra identity the *Azure Service Bus Data Sender* role.
+    pub credential: ServiceBusCredential,
     /// The topic or queue to send to (`SERVICEBUS_ENTITY`, else the
     /// connection string's `EntityPath`).
     pub entity: String,
     /// Send to this origin instead of `https://<namespace>.servicebus.windows.net`
     /// (`SERVICEBUS_ENDPOINT_URL`, e.g. `http://127.0.0.1:5300` for the
     /// test fake). SAS tokens are still signed for the public URI.
-    #[serde(default)]
     pub endpoint_url: Option<String>,
     /// Bytes of one message at most (`SERVICEBUS_MAX_MESSAGE_BYTES`): body,
     /// broker properties and application properties. Default 262,144
     /// (Standard tier; Premium allows up to 100 MB per entity setting).
-    #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
     /// Bytes of one batch send at most (`SERVICEBUS_MAX_BATCH_BYTES`), default 262,144.
-    #[serde(default = "default_max_message_bytes")]
     pub max_batch_bytes: usize,
     /// Messages per batch send at most (`SERVICEBUS_MAX_BATCH_MESSAGES`), default 100.
-    #[serde(default = "default_max_batch_messages")]
     pub max_batch_messages: usize,
     /// How failed sends are retried.
-    #[serde(default)]
     pub retry: RetryConfig,
 }
 
@@ -165,10 +164,22 @@ fn default_max_batch_messages() -> usize {
 }
 
 impl ServiceBusConfig {
-    /// Sends to `entity` with the defaults.
+    /// Sends to `entity` with the connection string's SAS key and the defaults.
     pub fn new(connection: ConnectionString, entity: impl Into<String>) -> Self {
+        let namespace = format!("{}{NAMESPACE_SUFFIX}", connection.namespace);
+        ServiceBusConfig::with_credential(namespace, ServiceBusCredential::Sas(connection), entity)
+    }
+
+    /// Sends to `entity` of `namespace` (`<name>.servicebus.windows.net`)
+    /// with `credential` and the defaults.
+    pub fn with_credential(
+        namespace: impl Into<String>,
+        credential: ServiceBusCredential,
+        entity: impl Into<String>,
+    ) -> Self {
         ServiceBusConfig {
-            connection,
+            namespace: namespace.into(),
+            credential,
             entity: entity.into(),
             endpoint_url: None,
             max_message_bytes: default_max_message_bytes(),
@@ -178,31 +189,20 @@ impl ServiceBusConfig {
         }
     }
 
-    /// Reads `SERVICEBUS_CONNECTION_STRING` (required), `SERVICEBUS_ENTITY`
-    /// (required unless the connection string has `EntityPath`),
-    /// `SERVICEBUS_ENDPOINT_URL`, `SERVICEBUS_MAX_MESSAGE_BYTES`,
+    /// Reads the credential (see [`ServiceBusConfig::credential_from_settings`]),
+    /// `SERVICEBUS_ENTITY` (required unless the connection string has
+    /// `EntityPath`), `SERVICEBUS_ENDPOINT_URL`, `SERVICEBUS_MAX_MESSAGE_BYTES`,
     /// `SERVICEBUS_MAX_BATCH_BYTES`, `SERVICEBUS_MAX_BATCH_MESSAGES` and the
     /// `PUBLISH_*` retry variables from `settings`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or invalid.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the variable that is missing or invalid.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        const CONN: &str = "SERVICEBUS_CONNECTION_STRING";
-        let connection: ConnectionString = settings
-            .required(
-                CONN,
-                "a Service Bus SAS connection string with the Send right",
-            )?
-            .parse()
-            .map_err(|e: InvalidConnectionString| {
-                ConfigError::invalid(settings.source_of(CONN), e.0)
-            })?;
+        let (namespace, credential) = Self::credential_from_settings(settings)?;
+        let entity_path = credential.connection().and_then(|c| c.entity_path.clone());
         let entity = match settings.optional("SERVICEBUS_ENTITY") {
             Some(entity) => entity.trim().to_owned(),
-            None => connection.entity_path.clone().ok_or_else(|| {
+            None => entity_path.ok_or_else(|| {
                 ConfigError::missing(
                     settings.describe("SERVICEBUS_ENTITY"),
                     "the topic or queue to send to (or EntityPath in the connection string)",
@@ -229,7 +229,8 @@ impl ServiceBusConfig {
             }
         };
         Ok(ServiceBusConfig {
-            connection,
+            namespace,
+            credential,
             entity,
             endpoint_url,
             max_message_bytes: positive(

@@ -10,7 +10,6 @@ use crate::publisher::{OutgoingEvent, PublishOutcome, Publisher};
 
 use super::client::AzureServiceBus;
 use super::config::ServiceBusConfig;
-use super::http::ServiceBusHttpClient;
 use super::message::{PropertyValue, ServiceBusMessage, ServiceBusSendApi};
 
 /// The content type of every message: a CloudEvents structured-mode JSON envelope.
@@ -28,7 +27,8 @@ pub const PROP_VERSION: &str = "version";
 /// `type`, `Content-Type` = [`CONTENT_TYPE`], application properties
 /// [`PROP_TYPE`] (string) and [`PROP_VERSION`] (number).
 ///
-/// One event is sent with the crate's `send_message`; more are packed into
+/// One event is sent with the crate's `send_message` (SAS) or a REST "Send
+/// Message" (Entra ID); more are packed into
 /// REST batch sends of at most `max_batch_messages` and `max_batch_bytes`.
 /// A batch is accepted or refused as a whole; refused batches are retried by
 /// the shared policy; an event over `max_message_bytes` is
@@ -57,8 +57,7 @@ impl ServiceBusPublisher<AzureServiceBus> {
     /// # Errors
     /// [`ServiceBusSetupError::Http`] when the HTTP client cannot be built.
     pub fn new(config: ServiceBusConfig) -> Result<Self, ServiceBusSetupError> {
-        let http = ServiceBusHttpClient::new(config.endpoint_url.as_deref())?;
-        let client = AzureServiceBus::new(http.shared(), config.connection.clone());
+        let client = AzureServiceBus::from_config(&config)?;
         Ok(ServiceBusPublisher { client, config })
     }
 }

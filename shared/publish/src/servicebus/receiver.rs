@@ -11,14 +11,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use azure_core::{HttpClient, Method, Request};
 use serde::Deserialize;
 
-use super::client::call_error;
+use super::auth::ServiceBusAuth;
+use super::client::qualified;
 use super::config::ConnectionString;
-use super::sas::sas_token;
 use crate::batch::CallError;
 
 /// The broker properties of a received message (the fields this crate
@@ -114,18 +114,32 @@ const STANDARD_HEADERS: &[&str] = &[
     "keep-alive",
 ];
 
-/// Peek-lock, complete, abandon and renew over the REST API.
+/// Peek-lock, complete, abandon and renew over the REST API, with a SAS
+/// key (the `Listen` right) or an Entra ID token (the *Azure Service Bus
+/// Data Receiver* role).
 #[derive(Debug, Clone)]
 pub struct ServiceBusReceiver {
     http: Arc<dyn HttpClient>,
-    connection: ConnectionString,
+    namespace: String,
+    auth: ServiceBusAuth,
 }
 
 impl ServiceBusReceiver {
     /// A receiver for the connection string's namespace over `http`; the
     /// connection string's rule needs the `Listen` right.
     pub fn new(http: Arc<dyn HttpClient>, connection: ConnectionString) -> Self {
-        ServiceBusReceiver { http, connection }
+        let auth = ServiceBusAuth::from(&connection);
+        ServiceBusReceiver::with_auth(http, &connection.namespace, auth)
+    }
+
+    /// A receiver for `namespace` (`contoso.servicebus.windows.net`, or
+    /// just `contoso`) over `http`, authenticating with `auth`.
+    pub fn with_auth(http: Arc<dyn HttpClient>, namespace: &str, auth: ServiceBusAuth) -> Self {
+        ServiceBusReceiver {
+            http,
+            namespace: qualified(namespace),
+            auth,
+        }
     }
 
     fn request(&self, method: Method, uri: &str) -> Result<Request, CallError> {
@@ -134,24 +148,7 @@ impl ServiceBusReceiver {
             message: format!("invalid URI {uri:?}: {e}"),
             retryable: false,
         })?;
-        // Sign the URI without its query, as the crate does for its paths.
-        let mut resource = url.clone();
-        resource.set_query(None);
-        let expiry = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .saturating_add(Duration::from_secs(3600))
-            .as_secs();
         let mut request = Request::new(url, method);
-        request.insert_header(
-            "authorization",
-            sas_token(
-                resource.as_str(),
-                &self.connection.key_name,
-                &self.connection.key,
-                expiry,
-            ),
-        );
         request.insert_header("content-length", "0");
         request.set_body(azure_core::EMPTY_BODY);
         Ok(request)
@@ -169,16 +166,12 @@ impl ServiceBusReceiver {
         timeout: Duration,
     ) -> Result<Option<LockedMessage>, CallError> {
         let uri = format!(
-            "{}/{path}/messages/head?timeout={}",
-            self.connection.namespace_uri(),
+            "https://{}/{path}/messages/head?timeout={}",
+            self.namespace,
             timeout.as_secs()
         );
         let request = self.request(Method::Post, &uri)?;
-        let response = self
-            .http
-            .execute_request_check_status(&request)
-            .await
-            .map_err(|e| call_error(&e))?;
+        let response = self.auth.execute(self.http.as_ref(), &request).await?;
         if u16::from(*response.status()) == 204 {
             return Ok(None);
         }
@@ -249,11 +242,10 @@ impl ServiceBusReceiver {
 
     async fn lock_call(&self, method: Method, lock_url: &str) -> Result<(), CallError> {
         let request = self.request(method, lock_url)?;
-        self.http
-            .execute_request_check_status(&request)
+        self.auth
+            .execute(self.http.as_ref(), &request)
             .await
             .map(drop)
-            .map_err(|e| call_error(&e))
     }
 }
 

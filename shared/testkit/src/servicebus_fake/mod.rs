@@ -32,12 +32,16 @@
 //! - SAS: `Authorization: SharedAccessSignature sr=..&sig=..&se=..&skn=..` with
 //!   a known rule, a valid HMAC-SHA256 signature, an unexpired `se`, a scope
 //!   covering the request URI and the right (`Send`, `Listen`, `Manage`); 401 otherwise.
+//! - Microsoft Entra ID: `Authorization: Bearer <token>` when the test set
+//!   a check with [`ServiceBusFake::accept_bearer`] and it passes the token
+//!   (the JWT itself is not read); 401 otherwise.
 //! - 400 for malformed requests, 403 for messages over the size limit,
 //!   410 for entities that do not exist.
 //!
 //! Not implemented: sessions, scheduled messages, deferral, the management
-//! (ATOM) API, partitioning, transactions, AMQP, Microsoft Entra tokens,
-//! auto-forwarding, the `x-ms-retrypolicy` header (ignored).
+//! (ATOM) API, partitioning, transactions, AMQP, Entra roles (a token the
+//! check passes may do everything), auto-forwarding, the
+//! `x-ms-retrypolicy` header (ignored).
 
 mod model;
 mod sas;
@@ -54,7 +58,7 @@ pub use server::RecordedRequest;
 
 use model::{Dedup, Part, Queue, Store, Subscription, Topic};
 use sas::SasRule;
-use server::{Namespace, Shared, lock};
+use server::{BearerCheck, Namespace, Shared, lock};
 
 /// The rule every fake namespace starts with (all rights).
 pub const ROOT_RULE: &str = "RootManageSharedAccessKey";
@@ -120,6 +124,7 @@ impl ServiceBusFake {
             max_message_bytes: 256 * 1024,
             first_sequence_number: 1,
             requests: Vec::new(),
+            bearer: None,
         }));
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -159,6 +164,13 @@ impl ServiceBusFake {
                 rights: rights.to_vec(),
             },
         );
+    }
+
+    /// Accepts `Authorization: Bearer <token>` for every token `check`
+    /// passes (standing for a Microsoft Entra ID token with the right role);
+    /// other bearer tokens are answered 401, as Service Bus does.
+    pub fn accept_bearer(&self, check: Arc<dyn Fn(&str) -> bool + Send + Sync>) {
+        lock(&self.state).bearer = Some(BearerCheck(check));
     }
 
     /// The connection string of rule `name`, as the portal shows it.
