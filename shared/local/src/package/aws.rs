@@ -301,7 +301,7 @@ mod tests {
         let removed = text.lines().count() - packaged.lines().count();
         assert_eq!(
             removed,
-            4 * 3,
+            4 * zips().len(),
             "Metadata, BuildMethod, BuildProperties, Binary per function"
         );
         let arm = packaged_template(&text, &zips(), Arch::Arm64).unwrap();
