@@ -189,12 +189,6 @@ mod tests {
         }
     }
 
-    fn kind(e: &HandlerError) -> Option<&'static str> {
-        match e {
-            HandlerError::Permanent { kind, .. } => Some(kind),
-            HandlerError::Transient { .. } => None,
-        }
-    }
 
     #[test]
     fn statuses_are_classified() {
@@ -221,7 +215,7 @@ mod tests {
         ];
         for (status, expected) in cases {
             let e = failure("HubSpot", "read", &record, &answer(*status, &[], ""), None);
-            assert_eq!(kind(&e), *expected, "{status}: {e}");
+            assert_eq!(e.kind(), *expected, "{status}: {e}");
         }
         let e = failure("X", "update", &record, &answer(412, &[], ""), None);
         assert!(e.to_string().contains("changed since it was read"), "{e}");

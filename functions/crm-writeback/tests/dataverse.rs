@@ -10,7 +10,6 @@ use switchyard_contracts::events::{CrmRecord, CrmSystem};
 use switchyard_crm_writeback::dataverse::{DataverseClient, entity_set};
 use switchyard_crm_writeback::{CrmApi, Written};
 use switchyard_local::crm::{DataverseState, DataverseStub};
-use switchyard_triggers::HandlerError;
 
 const COLUMN: &str = "new_erpordernumber";
 
@@ -26,12 +25,6 @@ fn order(id: &str) -> CrmRecord {
     CrmRecord::new(CrmSystem::Dynamics, "salesorder", id)
 }
 
-fn kind(e: &HandlerError) -> Option<&'static str> {
-    match e {
-        HandlerError::Permanent { kind, .. } => Some(kind),
-        HandlerError::Transient { .. } => None,
-    }
-}
 
 #[tokio::test]
 async fn writes_the_number_once_and_a_second_call_finds_it_set() {
@@ -130,7 +123,7 @@ async fn a_missing_row_is_permanent_crm_record_not_found() {
         .write_erp_number(&order("00000000-0000-0000-0000-0000000000aa"), "ERP-1", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_record_not_found"), "{e}");
+    assert_eq!(e.kind(), Some("crm_record_not_found"), "{e}");
     assert_eq!(
         stub.writes("00000000-0000-0000-0000-0000000000aa"),
         0,
@@ -147,13 +140,13 @@ async fn a_refused_token_is_permanent_crm_unauthorized() {
         .write_erp_number(&order(&id), "E", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_unauthorized"), "{e}");
+    assert_eq!(e.kind(), Some("crm_unauthorized"), "{e}");
     let none = DataverseClient::new(&stub.base_url(), Credentials::None, reqwest::Client::new());
     let e = none
         .write_erp_number(&order(&id), "E", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_unauthorized"), "{e}");
+    assert_eq!(e.kind(), Some("crm_unauthorized"), "{e}");
     let w = client(&stub, "good")
         .write_erp_number(&order(&id), "E", "c")
         .await
@@ -174,7 +167,7 @@ async fn invalid_records_are_refused_before_any_request() {
     ] {
         let record = CrmRecord::new(CrmSystem::Dynamics, object, id);
         let e = c.write_erp_number(&record, "E", "c").await.unwrap_err();
-        assert_eq!(kind(&e), Some("invalid_crm_record"), "{object}/{id}: {e}");
+        assert_eq!(e.kind(), Some("invalid_crm_record"), "{object}/{id}: {e}");
     }
     assert_eq!(stub.requests(), 0);
 }

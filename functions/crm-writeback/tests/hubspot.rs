@@ -11,7 +11,6 @@ use switchyard_contracts::events::{CrmRecord, CrmSystem};
 use switchyard_crm_writeback::hubspot::HubSpotClient;
 use switchyard_crm_writeback::{CrmApi, Written};
 use switchyard_local::crm::{HubSpotState, HubSpotStub};
-use switchyard_triggers::HandlerError;
 
 const PROPERTY: &str = "erp_order_number";
 
@@ -27,12 +26,6 @@ fn deal(id: &str) -> CrmRecord {
     CrmRecord::new(CrmSystem::HubSpot, "deals", id)
 }
 
-fn kind(e: &HandlerError) -> Option<&'static str> {
-    match e {
-        HandlerError::Permanent { kind, .. } => Some(kind),
-        HandlerError::Transient { .. } => None,
-    }
-}
 
 #[tokio::test]
 async fn writes_the_number_once_and_a_second_call_finds_it_set() {
@@ -102,7 +95,7 @@ async fn a_missing_object_is_permanent_crm_record_not_found() {
         .write_erp_number(&deal("999"), "E", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_record_not_found"), "{e}");
+    assert_eq!(e.kind(), Some("crm_record_not_found"), "{e}");
     assert!(e.to_string().contains("OBJECT_NOT_FOUND"), "{e}");
 }
 
@@ -115,7 +108,7 @@ async fn a_refused_token_is_permanent_crm_unauthorized() {
         .write_erp_number(&deal(&id), "E", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_unauthorized"), "{e}");
+    assert_eq!(e.kind(), Some("crm_unauthorized"), "{e}");
     assert!(e.to_string().contains("INVALID_AUTHENTICATION"), "{e}");
     assert_eq!(
         client(&stub, "pat-good")
@@ -139,7 +132,7 @@ async fn invalid_records_are_refused_before_any_request() {
     ] {
         let record = CrmRecord::new(CrmSystem::HubSpot, object, id);
         let e = c.write_erp_number(&record, "E", "c").await.unwrap_err();
-        assert_eq!(kind(&e), Some("invalid_crm_record"), "{object}/{id}: {e}");
+        assert_eq!(e.kind(), Some("invalid_crm_record"), "{object}/{id}: {e}");
     }
     assert_eq!(stub.requests(), 0);
 }

@@ -10,7 +10,6 @@ use switchyard_contracts::events::{CrmRecord, CrmSystem};
 use switchyard_crm_writeback::salesforce::{SalesforceClient, oauth};
 use switchyard_crm_writeback::{CrmApi, Written};
 use switchyard_local::crm::{SalesforceState, SalesforceStub};
-use switchyard_triggers::HandlerError;
 
 const FIELD: &str = "ERP_Order_Number__c";
 
@@ -26,12 +25,6 @@ fn order(id: &str) -> CrmRecord {
     CrmRecord::new(CrmSystem::Salesforce, "Order", id)
 }
 
-fn kind(e: &HandlerError) -> Option<&'static str> {
-    match e {
-        HandlerError::Permanent { kind, .. } => Some(kind),
-        HandlerError::Transient { .. } => None,
-    }
-}
 
 #[tokio::test]
 async fn writes_the_number_once_and_a_second_call_finds_it_set() {
@@ -121,7 +114,7 @@ async fn a_missing_record_is_permanent_crm_record_not_found() {
         .write_erp_number(&order("801000000000001AAA"), "E", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_record_not_found"), "{e}");
+    assert_eq!(e.kind(), Some("crm_record_not_found"), "{e}");
     assert!(e.to_string().contains("NOT_FOUND"), "{e}");
 }
 
@@ -134,7 +127,7 @@ async fn a_refused_token_is_permanent_crm_unauthorized() {
         .write_erp_number(&order(&id), "E", "c")
         .await
         .unwrap_err();
-    assert_eq!(kind(&e), Some("crm_unauthorized"), "{e}");
+    assert_eq!(e.kind(), Some("crm_unauthorized"), "{e}");
     assert!(e.to_string().contains("INVALID_SESSION_ID"), "{e}");
     assert_eq!(
         client(&stub, "good")
@@ -159,7 +152,7 @@ async fn invalid_records_are_refused_before_any_request() {
     ] {
         let record = CrmRecord::new(CrmSystem::Salesforce, object, id);
         let e = c.write_erp_number(&record, "E", "c").await.unwrap_err();
-        assert_eq!(kind(&e), Some("invalid_crm_record"), "{object}/{id}: {e}");
+        assert_eq!(e.kind(), Some("invalid_crm_record"), "{object}/{id}: {e}");
     }
     assert_eq!(stub.requests(), 0);
 }

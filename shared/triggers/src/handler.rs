@@ -78,6 +78,15 @@ impl HandlerError {
     pub fn is_transient(&self) -> bool {
         matches!(self, HandlerError::Transient { .. })
     }
+
+    /// The bounded kind of a [`HandlerError::Permanent`] (what the message
+    /// is parked as); `None` for a transient error.
+    pub fn kind(&self) -> Option<&'static str> {
+        match self {
+            HandlerError::Permanent { kind, .. } => Some(kind),
+            HandlerError::Transient { .. } => None,
+        }
+    }
 }
 
 /// What a successful run returns: the output (stored by the idempotency
