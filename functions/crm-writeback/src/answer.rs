@@ -189,7 +189,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn statuses_are_classified() {
         let record = CrmRecord::new(

@@ -26,7 +26,6 @@ fn deal(id: &str) -> CrmRecord {
     CrmRecord::new(CrmSystem::HubSpot, "deals", id)
 }
 
-
 #[tokio::test]
 async fn writes_the_number_once_and_a_second_call_finds_it_set() {
     let stub = HubSpotStub::start().await;

@@ -25,7 +25,6 @@ fn order(id: &str) -> CrmRecord {
     CrmRecord::new(CrmSystem::Salesforce, "Order", id)
 }
 
-
 #[tokio::test]
 async fn writes_the_number_once_and_a_second_call_finds_it_set() {
     let stub = SalesforceStub::start().await;

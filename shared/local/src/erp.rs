@@ -9,7 +9,6 @@
 //! token is answered 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -120,64 +119,16 @@ impl ErpState {
     }
 }
 
-/// A running stub on its own port; stops when dropped.
-pub struct ErpStub {
-    addr: SocketAddr,
-    erp: ErpState,
-    task: tokio::task::JoinHandle<()>,
-}
+impl crate::stub::StubState for ErpState {
+    const NAME: &'static str = "ERP";
 
-impl ErpStub {
-    /// Starts the stub on a free 127.0.0.1 port.
-    pub async fn start() -> ErpStub {
-        let erp = ErpState::new();
-        let app = erp.router();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the ERP stub");
-        let addr = listener.local_addr().expect("stub address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        ErpStub { addr, erp, task }
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The records.
-    pub fn state(&self) -> &ErpState {
-        &self.erp
-    }
-
-    /// Every call so far.
-    pub fn calls(&self) -> Vec<ErpCall> {
-        self.erp.calls()
-    }
-
-    /// Calls that the stub accepted (2xx).
-    pub fn accepted(&self) -> Vec<ErpCall> {
-        self.erp.accepted()
-    }
-
-    /// The next `times` calls for `id` answer `status`.
-    pub fn fail_times(&self, id: &str, status: u16, times: u32) {
-        self.erp.fail_times(id, status, times);
-    }
-
-    /// Every call for `id` answers `status`.
-    pub fn fail_always(&self, id: &str, status: u16) {
-        self.erp.fail_always(id, status);
+    fn router(&self) -> Router {
+        ErpState::router(self)
     }
 }
 
-impl Drop for ErpStub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// The ERP stub on its own port; derefs to its [`ErpState`].
+pub type ErpStub = crate::stub::Stub<ErpState>;
 
 type Shared = State<Arc<Mutex<StubState>>>;
 

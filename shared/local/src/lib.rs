@@ -13,4 +13,5 @@ pub mod queue;
 pub mod scaffold;
 pub mod sqs;
 pub mod stack;
+pub mod stub;
 pub mod template;

@@ -16,7 +16,6 @@
 //! `{"error":..,"error_description":..}` with 400.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -148,33 +147,18 @@ impl OAuthState {
     }
 }
 
-/// A running stub on its own port; stops when dropped.
-pub struct OAuthStub {
-    addr: SocketAddr,
-    oauth: OAuthState,
-    task: tokio::task::JoinHandle<()>,
+impl crate::stub::StubState for OAuthState {
+    const NAME: &'static str = "OAuth";
+
+    fn router(&self) -> Router {
+        OAuthState::router(self)
+    }
 }
 
+/// The token endpoint stub on its own port; derefs to its [`OAuthState`].
+pub type OAuthStub = crate::stub::Stub<OAuthState>;
+
 impl OAuthStub {
-    /// Starts the stub on a free 127.0.0.1 port.
-    pub async fn start() -> OAuthStub {
-        let oauth = OAuthState::new();
-        let app = oauth.router();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the OAuth stub");
-        let addr = listener.local_addr().expect("stub address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        OAuthStub { addr, oauth, task }
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// The Entra ID v2 token URL of `tenant` on this stub.
     pub fn entra_token_url(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.base_url())
@@ -183,17 +167,6 @@ impl OAuthStub {
     /// The Salesforce token URL on this stub.
     pub fn salesforce_token_url(&self) -> String {
         format!("{}/services/oauth2/token", self.base_url())
-    }
-
-    /// The records.
-    pub fn state(&self) -> &OAuthState {
-        &self.oauth
-    }
-}
-
-impl Drop for OAuthStub {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

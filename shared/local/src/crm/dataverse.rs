@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value, json};
 
-use super::{CrmRecords, IdStyle, Running, deref_to, header, if_match, json_object, names};
+use super::{CrmRecords, IdStyle, deref_to, header, if_match, json_object, names};
 
 /// The seconds a scripted 429 asks to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u64 = 5;
@@ -71,30 +71,17 @@ impl DataverseState {
     }
 }
 
-/// A running Dataverse stub; derefs to its [`DataverseState`].
-pub struct DataverseStub {
-    state: DataverseState,
-    running: Running,
-}
-deref_to!(DataverseStub => DataverseState, state);
+impl crate::stub::StubState for DataverseState {
+    const NAME: &'static str = "Dataverse";
 
-impl DataverseStub {
-    /// Starts a stub on a free 127.0.0.1 port.
-    pub async fn start() -> DataverseStub {
-        Self::start_with(DataverseState::new()).await
-    }
-
-    /// Starts a stub over `state` (e.g. one with a token check).
-    pub async fn start_with(state: DataverseState) -> DataverseStub {
-        let running = Running::start(state.router(), "Dataverse").await;
-        DataverseStub { state, running }
-    }
-
-    /// `http://127.0.0.1:<port>`: the organization URI.
-    pub fn base_url(&self) -> String {
-        self.running.base_url()
+    fn router(&self) -> Router {
+        DataverseState::router(self)
     }
 }
+
+/// A running Dataverse stub (`start()`, `start_with(state)`, `base_url()`);
+/// derefs to its [`DataverseState`].
+pub type DataverseStub = crate::stub::Stub<DataverseState>;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::{CrmRecords, IdStyle, Record, Running, deref_to, json_object, names};
+use super::{CrmRecords, IdStyle, Record, deref_to, json_object, names};
 
 /// The burst window a scripted 429 reports
 /// (`X-HubSpot-RateLimit-Interval-Milliseconds`).
@@ -74,30 +74,17 @@ impl HubSpotState {
     }
 }
 
-/// A running HubSpot stub; derefs to its [`HubSpotState`].
-pub struct HubSpotStub {
-    state: HubSpotState,
-    running: Running,
-}
-deref_to!(HubSpotStub => HubSpotState, state);
+impl crate::stub::StubState for HubSpotState {
+    const NAME: &'static str = "HubSpot";
 
-impl HubSpotStub {
-    /// Starts a stub on a free 127.0.0.1 port.
-    pub async fn start() -> HubSpotStub {
-        Self::start_with(HubSpotState::new()).await
-    }
-
-    /// Starts a stub over `state`.
-    pub async fn start_with(state: HubSpotState) -> HubSpotStub {
-        let running = Running::start(state.router(), "HubSpot").await;
-        HubSpotStub { state, running }
-    }
-
-    /// `http://127.0.0.1:<port>` (in place of `https://api.hubapi.com`).
-    pub fn base_url(&self) -> String {
-        self.running.base_url()
+    fn router(&self) -> Router {
+        HubSpotState::router(self)
     }
 }
+
+/// A running HubSpot stub (`start()`, `start_with(state)`, `base_url()`);
+/// derefs to its [`HubSpotState`].
+pub type HubSpotStub = crate::stub::Stub<HubSpotState>;
 
 fn error(status: StatusCode, category: &str, message: &str) -> Response {
     let body = json!({

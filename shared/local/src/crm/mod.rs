@@ -15,11 +15,9 @@ pub mod hubspot;
 pub mod salesforce;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use axum::Router;
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
@@ -239,38 +237,6 @@ fn new_id(style: IdStyle, object: &str, n: u64) -> String {
             // suffix as in an 18-character Id (not the real checksum).
             format!("{prefix}5e{n:010}AAA")
         }
-    }
-}
-
-/// A stub running on its own 127.0.0.1 port; stops when dropped.
-pub(crate) struct Running {
-    pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    /// Serves `app` on a free 127.0.0.1 port.
-    pub(crate) async fn start(app: Router, what: &str) -> Running {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind the {what} stub: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("{what} stub address: {e}"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Running { addr, task }
-    }
-
-    pub(crate) fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

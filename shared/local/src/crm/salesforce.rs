@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::{CrmRecords, IdStyle, Record, Running, deref_to, header, if_match, json_object, names};
+use super::{CrmRecords, IdStyle, Record, deref_to, header, if_match, json_object, names};
 
 /// The stub's routes and rows. Clones share them; derefs to
 /// [`CrmRecords`] (`create("Order", …)`, `writes`, `field` …).
@@ -82,30 +82,17 @@ impl SalesforceState {
     }
 }
 
-/// A running Salesforce stub; derefs to its [`SalesforceState`].
-pub struct SalesforceStub {
-    state: SalesforceState,
-    running: Running,
-}
-deref_to!(SalesforceStub => SalesforceState, state);
+impl crate::stub::StubState for SalesforceState {
+    const NAME: &'static str = "Salesforce";
 
-impl SalesforceStub {
-    /// Starts a stub on a free 127.0.0.1 port.
-    pub async fn start() -> SalesforceStub {
-        Self::start_with(SalesforceState::new()).await
-    }
-
-    /// Starts a stub over `state`.
-    pub async fn start_with(state: SalesforceState) -> SalesforceStub {
-        let running = Running::start(state.router(), "Salesforce").await;
-        SalesforceStub { state, running }
-    }
-
-    /// `http://127.0.0.1:<port>`: the instance URL.
-    pub fn base_url(&self) -> String {
-        self.running.base_url()
+    fn router(&self) -> Router {
+        SalesforceState::router(self)
     }
 }
+
+/// A running Salesforce stub (`start()`, `start_with(state)`, `base_url()`);
+/// derefs to its [`SalesforceState`].
+pub type SalesforceStub = crate::stub::Stub<SalesforceState>;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!([{ "message": message, "errorCode": code }]);
