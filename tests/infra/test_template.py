@@ -270,8 +270,8 @@ def no_echo_problems(template: dict[str, Any]) -> list[str]:
     problems = []
     parameters = template.get("Parameters") or {}
     for name, spec in parameters.items():
-        # The Dynamics header *name* and a token endpoint's URL are not secrets.
-        if (SECRET_PARAMETER.search(name) and not name.endswith(("Header", "TokenUrl"))
+        # The Dynamics header *name*, a token endpoint's URL and a KMS key's ARN are not secrets.
+        if (SECRET_PARAMETER.search(name) and not name.endswith(("Header", "TokenUrl", "KmsKeyArn"))
                 and str(spec.get("NoEcho")).lower() != "true"):
             problems.append(f"parameter {name} looks secret but is not NoEcho")
     for fname, res in functions(template).items():
