@@ -13,8 +13,11 @@ What moto cannot do, and where it is handled:
   CreateStack fail: the deployed copy drops the CrmWebhookUrl output.
   Alarms, queue policies and the Function URL are asserted from the template
   and its translation in test_template.py.
-- It ignores TimeToLiveSpecification and Architectures: asserted in
-  test_template.py.
+- It ignores TimeToLiveSpecification and Architectures, the tables'
+  SSESpecification and PointInTimeRecoverySpecification, and the functions'
+  KmsKeyArn and DeadLetterQueue: asserted in test_template.py. Its
+  DescribeKey fails (HTTP 500) on a key created from a template with a
+  KeyPolicy: the key's ARN is read from ListKeys.
 - It stores a rule target's RetryPolicy/DeadLetterConfig (asserted here, as
   stored) but never applies them, and never runs Lambda code: what
   EventBridge would do with them is asserted in test_template.py; the
@@ -128,6 +131,12 @@ class Stack:
                 aws_client("dynamodb").delete_table(TableName=self.physical["AuditTable"])
             except Exception:  # noqa: BLE001 - already gone is fine
                 pass
+        # So is DataKey, the audit table's key.
+        if "DataKey" in self.physical:
+            try:
+                aws_client("kms").schedule_key_deletion(KeyId=self.physical["DataKey"], PendingWindowInDays=7)
+            except Exception:  # noqa: BLE001 - already gone is fine
+                pass
         for obj in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", []):
             self.s3.delete_object(Bucket=self.bucket, Key=obj["Key"])
         self.s3.delete_bucket(Bucket=self.bucket)
@@ -135,6 +144,12 @@ class Stack:
     def queue_arn(self, logical_id: str) -> str:
         return aws_client("sqs").get_queue_attributes(
             QueueUrl=self.physical[logical_id], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def key_arn(self) -> str:
+        """The ARN of the stack's DataKey (from ListKeys: moto's DescribeKey
+        fails on a key CloudFormation created with a KeyPolicy)."""
+        pages = aws_client("kms").get_paginator("list_keys").paginate()
+        return next(k["KeyArn"] for page in pages for k in page["Keys"] if k["KeyId"] == self.physical["DataKey"])
 
     def function_arn(self, logical_id: str) -> str:
         return aws_client("lambda").get_function_configuration(FunctionName=self.physical[logical_id])["FunctionArn"]
@@ -233,8 +248,31 @@ class DeployedStackTest(unittest.TestCase):
         self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
         self.assertEqual(mapping["BatchSize"], 10)
         self.assertEqual(mapping["MaximumBatchingWindowInSeconds"], 5)
-        self.assertEqual(mapping["ScalingConfig"], {"MaximumConcurrency": 5})
+        self.assertEqual(mapping["ScalingConfig"], {"MaximumConcurrency": 5})  # ErpSyncMaxConcurrency's default
         self.assertEqual(mapping["State"], "Enabled")
+
+    def test_queues_are_encrypted_with_the_stack_key(self) -> None:
+        # moto applies KmsMasterKeyId and EnableKeyRotation; it ignores the
+        # tables' SSESpecification and PointInTimeRecoverySpecification and
+        # the functions' KmsKeyArn and DeadLetterQueue (test_template.py).
+        key_arn = self.stack.key_arn()
+        rotation = aws_client("kms").get_key_rotation_status(KeyId=self.stack.physical["DataKey"])
+        self.assertIs(rotation["KeyRotationEnabled"], True)
+        sqs = aws_client("sqs")
+        queues = [r for r, physical in self.stack.physical.items() if physical.startswith("http")]
+        self.assertEqual(len(queues), 8, queues)
+        for logical_id in queues:
+            attributes = sqs.get_queue_attributes(QueueUrl=self.stack.physical[logical_id],
+                                                  AttributeNames=["KmsMasterKeyId"])["Attributes"]
+            self.assertEqual(attributes.get("KmsMasterKeyId"), key_arn, logical_id)
+
+    def test_functions_have_reserved_concurrency(self) -> None:
+        lam = aws_client("lambda")
+        # the parameters' defaults; the mappings' MaximumConcurrency are the same parameters
+        expected = {"CrmWebhookFunction": 20, "ErpSyncFunction": 5, "CrmWritebackFunction": 2, "AuditLogFunction": 5}
+        for logical_id, reserved in expected.items():
+            concurrency = lam.get_function_concurrency(FunctionName=self.stack.physical[logical_id])
+            self.assertEqual(concurrency.get("ReservedConcurrentExecutions"), reserved, logical_id)
 
     def test_only_erp_sync_has_an_event_source_mapping(self) -> None:
         lam = aws_client("lambda")
@@ -317,13 +355,15 @@ class DeployedStackTest(unittest.TestCase):
 
     def test_roles_grant_data_plane_only_on_stack_resources(self) -> None:
         iam = aws_client("iam")
-        sqs_arns = {self.stack.queue_arn(q) for q in ("ErpSyncQueue", "ErpSyncDlq", "AuditLogParkQueue")}
+        sqs_arns = {self.stack.queue_arn(q) for q in ("ErpSyncQueue", "ErpSyncDlq", "AuditLogParkQueue",
+                                                        "AuditLogTargetDlq")}
         tables = {self.stack.outputs["IdempotencyTableName"], self.stack.outputs["AuditTableName"]}
         ddb = aws_client("dynamodb")
         table_arns = {ddb.describe_table(TableName=t)["Table"]["TableArn"] for t in tables}
         table_arns |= {f"{arn}/index/*" for arn in table_arns}
         bus_arn = aws_client("events").describe_event_bus(Name=self.stack.outputs["BusName"])["Arn"]
-        allowed = sqs_arns | table_arns | {bus_arn}
+        # the stack's key: the functions' environments, the encrypted queues
+        allowed = sqs_arns | table_arns | {bus_arn, self.stack.key_arn()}
         for role_id in ("CrmWebhookFunctionRole", "ErpSyncFunctionRole", "AuditLogFunctionRole"):
             role = self.stack.physical[role_id]
             # Managed policies: moto (without its optional AWS-managed-policy

@@ -18,6 +18,13 @@ Two kinds:
    TimeToLiveSpecification and Architectures, stores but never applies a rule
    target's RetryPolicy/DeadLetterConfig, and never runs Lambda code. Those
    are asserted here from the template (and from its SAM translation).
+3. The policies checkov checks (scripts/test.sh runs it; infra/README.md,
+   Policy checks), so a regression fails without checkov too: every queue,
+   table and function environment encrypted with the stack's key (and every
+   role that needs it may use it), point-in-time recovery on every table,
+   every asynchronously invoked function with a DLQ, every function's
+   concurrency bounded (a mapping never allowed more than is reserved), and
+   exactly the justified checkov skips.
 """
 
 from __future__ import annotations
@@ -270,8 +277,8 @@ def no_echo_problems(template: dict[str, Any]) -> list[str]:
     problems = []
     parameters = template.get("Parameters") or {}
     for name, spec in parameters.items():
-        # The Dynamics header *name* and a token endpoint's URL are not secrets.
-        if (SECRET_PARAMETER.search(name) and not name.endswith(("Header", "TokenUrl"))
+        # The Dynamics header *name*, a token endpoint's URL and a KMS key's ARN are not secrets.
+        if (SECRET_PARAMETER.search(name) and not name.endswith(("Header", "TokenUrl", "KmsKeyArn"))
                 and str(spec.get("NoEcho")).lower() != "true"):
             problems.append(f"parameter {name} looks secret but is not NoEcho")
     for fname, res in functions(template).items():
@@ -303,6 +310,189 @@ def redrive_problems(template: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: maxReceiveCount {redrive.get('maxReceiveCount')!r}, want 5")
         if logical_id_of(redrive.get("deadLetterTargetArn"), "Arn") not in queues:
             problems.append(f"{name}: deadLetterTargetArn is not a queue of this template")
+    return problems
+
+
+# ---------------------------------------------------------------- policy checks
+# The key of every queue, table and function environment: the parameter's, or the stack's own.
+DATA_KEY = {"Fn::If": ["CreateDataKey", {"Fn::GetAtt": ["DataKey", "Arn"]}, {"Ref": "KmsKeyArn"}]}
+# The checkov skips, each justified in the template: (resource, check id).
+EXPECTED_SKIPS = {
+    # VPC placement is the deployer's choice (infra/README.md, Policy checks).
+    ("CrmWebhookFunction", "CKV_AWS_117"), ("ErpSyncFunction", "CKV_AWS_117"),
+    ("CrmWritebackFunction", "CKV_AWS_117"), ("AuditLogFunction", "CKV_AWS_117"),
+    # A function DLQ receives only asynchronous invocations; these are invoked synchronously.
+    ("CrmWebhookFunction", "CKV_AWS_116"), ("ErpSyncFunction", "CKV_AWS_116"),
+    ("CrmWritebackFunction", "CKV_AWS_116"),
+}
+# SAM event types Lambda is invoked asynchronously by.
+ASYNC_EVENT_TYPES = {"EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2", "SNS", "S3", "CloudWatchLogs",
+                     "IoTRule", "AlexaSkill", "Cognito"}
+# SAM policy templates that read or send to a queue (so need the queue's key).
+SQS_POLICY_TEMPLATES = {"SQSPollerPolicy", "SQSSendMessagePolicy"}
+
+
+def checkov_skips(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(resource, skip entry) for every Metadata.checkov.skip entry."""
+    for name, res in template.get("Resources", {}).items():
+        checkov = (res.get("Metadata") or {}).get("checkov") or {}
+        for entry in as_list(checkov.get("skip") or []):
+            yield name, entry
+
+
+def asynchronously_invoked(template: dict[str, Any]) -> set[str]:
+    """Functions some source invokes asynchronously: SAM events of an
+    asynchronous type, and targets of AWS::Events::Rule resources."""
+    found = set()
+    resources = template.get("Resources", {})
+    for name, res in functions(template).items():
+        events = (res.get("Properties") or {}).get("Events") or {}
+        if any(e.get("Type") in ASYNC_EVENT_TYPES for e in events.values()):
+            found.add(name)
+    for res in resources_of_type(template, "AWS::Events::Rule").values():
+        for target in (res.get("Properties") or {}).get("Targets") or []:
+            target_id = logical_id_of(target.get("Arn"), "Arn")
+            if target_id in functions(template):
+                found.add(target_id)
+    return found
+
+
+def function_statements(res: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in as_list((res.get("Properties") or {}).get("Policies") or [])
+            if isinstance(policy, dict) and "Statement" in policy for s in as_list(policy["Statement"])]
+
+
+def grants(res: dict[str, Any], action: str, resource: Any) -> bool:
+    return any(s.get("Effect") == "Allow" and action in as_list(s.get("Action")) and resource in as_list(s.get("Resource"))
+               for s in function_statements(res))
+
+
+def encryption_problems(template: dict[str, Any]) -> list[str]:
+    """Every queue, table and function environment is encrypted with
+    DATA_KEY; every function may decrypt its environment, and every one that
+    reads or sends to a queue may also generate data keys."""
+    problems = []
+    resources = template.get("Resources", {})
+    for name, res in resources_of_type(template, "AWS::SQS::Queue").items():
+        props = res.get("Properties") or {}
+        if props.get("KmsMasterKeyId") != DATA_KEY:
+            problems.append(f"{name}: KmsMasterKeyId {props.get('KmsMasterKeyId')!r} is not the stack's key")
+        if "SqsManagedSseEnabled" in props:
+            problems.append(f"{name}: SqsManagedSseEnabled with KmsMasterKeyId")
+    for name, res in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        sse = (res.get("Properties") or {}).get("SSESpecification") or {}
+        if sse != {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": DATA_KEY}:
+            problems.append(f"{name}: SSESpecification {sse!r} is not KMS with the stack's key")
+    global_key = globals_function(template).get("KmsKeyArn")
+    for name, res in functions(template).items():
+        props = res.get("Properties") or {}
+        key = props.get("KmsKeyArn", global_key if res.get("Type") == "AWS::Serverless::Function" else None)
+        if key != DATA_KEY:
+            problems.append(f"{name}: environment KmsKeyArn {key!r} is not the stack's key")
+        if not grants(res, "kms:Decrypt", DATA_KEY):
+            problems.append(f"{name}: may not kms:Decrypt the stack's key (its environment)")
+        uses_queues = "DeadLetterQueue" in props or any(
+            isinstance(p, dict) and SQS_POLICY_TEMPLATES & set(p) for p in as_list(props.get("Policies") or []))
+        if uses_queues and not grants(res, "kms:GenerateDataKey", DATA_KEY):
+            problems.append(f"{name}: uses an encrypted queue but may not kms:GenerateDataKey the stack's key")
+    key = resources.get("DataKey")
+    if key is None:
+        return problems + ["no DataKey"]
+    if key.get("Condition") != "CreateDataKey":
+        problems.append("DataKey is created whatever KmsKeyArn says")
+    if (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) != ("Retain", "Retain"):
+        problems.append("DataKey is not retained, but the retained audit table needs it")
+    kprops = key.get("Properties") or {}
+    if kprops.get("EnableKeyRotation") is not True:
+        problems.append("DataKey does not rotate")
+    events = [s for s in as_list((kprops.get("KeyPolicy") or {}).get("Statement") or [])
+              if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    bus_rules = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+                            + resources["Bus"]["Properties"]["Name"]["Fn::Sub"] + "/*"}
+    if [(sorted(as_list(s.get("Action"))), s.get("Condition")) for s in events] != [
+            (["kms:Decrypt", "kms:GenerateDataKey"],
+             {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+              "ArnLike": {"aws:SourceArn": bus_rules}})]:
+        problems.append(f"DataKey: EventBridge may not use the key for exactly the rules of the bus: {events!r}")
+    return problems
+
+
+def recovery_problems(template: dict[str, Any]) -> list[str]:
+    return [f"{name}: no point-in-time recovery"
+            for name, res in resources_of_type(template, "AWS::DynamoDB::Table").items()
+            if ((res.get("Properties") or {}).get("PointInTimeRecoverySpecification") or {})
+            .get("PointInTimeRecoveryEnabled") is not True]
+
+
+def async_dead_letter_problems(template: dict[str, Any]) -> list[str]:
+    """Every asynchronously invoked function keeps what it failed on after
+    Lambda's retries (a DeadLetterQueue or an on-failure destination, to a
+    queue of this template); a checkov DLQ skip only on a function nothing
+    invokes asynchronously."""
+    problems = []
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    asynchronous = asynchronously_invoked(template)
+    for name in sorted(asynchronous):
+        props = template["Resources"][name].get("Properties") or {}
+        dlq = props.get("DeadLetterQueue") or {}
+        on_failure = (((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {})
+                      .get("OnFailure") or {})
+        if dlq:
+            if dlq.get("Type") != "SQS" or logical_id_of(dlq.get("TargetArn"), "Arn") not in queues:
+                problems.append(f"{name}: DeadLetterQueue {dlq!r} is not an SQS queue of this template")
+        elif not on_failure:
+            problems.append(f"{name}: invoked asynchronously, but no DeadLetterQueue or on-failure destination")
+    for name, entry in checkov_skips(template):
+        if entry.get("id") == "CKV_AWS_116" and name in asynchronous:
+            problems.append(f"{name}: skips CKV_AWS_116 but is invoked asynchronously")
+    return problems
+
+
+def concurrency_problems(template: dict[str, Any]) -> list[str]:
+    """Every function has reserved concurrency, from a Number parameter of at
+    least 1; a queue mapping's MaximumConcurrency is its function's
+    reservation (more would be throttled batches counted as receives)."""
+    problems = []
+    parameters = template.get("Parameters") or {}
+    reserved: dict[str, Any] = {}
+    for name, res in functions(template).items():
+        value = (res.get("Properties") or {}).get("ReservedConcurrentExecutions")
+        reserved[name] = value
+        param = logical_id_of(value, "Ref")
+        spec = parameters.get(param) if param else None
+        if spec is None:
+            problems.append(f"{name}: ReservedConcurrentExecutions {value!r} is not a parameter")
+        elif spec.get("Type") != "Number" or int(spec.get("MinValue", 0)) < 1 or int(spec.get("Default", 0)) < 1:
+            problems.append(f"{name}: parameter {param} allows no reserved concurrency (Number, MinValue >= 1)")
+    for name, res in resources_of_type(template, "AWS::Lambda::EventSourceMapping").items():
+        props = res.get("Properties") or {}
+        function = logical_id_of(props.get("FunctionName"))
+        maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        if maximum is None:
+            problems.append(f"{name}: no ScalingConfig.MaximumConcurrency")
+        elif function in reserved and maximum != reserved[function]:
+            problems.append(f"{name}: MaximumConcurrency {maximum!r} is not {function}'s reservation "
+                            f"{reserved[function]!r}")
+    for name, res in functions(template).items():
+        for ename, event in ((res.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") == "SQS" and "ScalingConfig" not in (event.get("Properties") or {}):
+                problems.append(f"{name}.Events.{ename}: no ScalingConfig.MaximumConcurrency")
+    return problems
+
+
+def skip_problems(template: dict[str, Any]) -> list[str]:
+    """Exactly EXPECTED_SKIPS, each with a reason."""
+    problems = []
+    found = set()
+    for name, entry in checkov_skips(template):
+        check = entry.get("id")
+        found.add((name, check))
+        if not re.fullmatch(r"CKV2?_AWS_\d+", str(check)):
+            problems.append(f"{name}: skip {entry!r} has no check id")
+        if len(str(entry.get("comment") or "").strip()) < 40:
+            problems.append(f"{name}: skip of {check} without a reason")
+    problems += [f"{n}: unexpected skip of {c}" for n, c in sorted(found - EXPECTED_SKIPS)]
+    problems += [f"{n}: expected skip of {c} is gone (update EXPECTED_SKIPS)" for n, c in sorted(EXPECTED_SKIPS - found)]
     return problems
 
 
@@ -441,6 +631,114 @@ class ChecksBiteTest(unittest.TestCase):
         self.assertEqual(len(redrive_problems(t)), 1)
 
 
+class PolicyChecksTest(unittest.TestCase):
+    """What checkov checks, asserted without checkov."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.template = load_template()
+
+    def test_queues_tables_and_environments_are_encrypted_with_the_stack_key(self) -> None:
+        self.assertEqual(encryption_problems(self.template), [])
+        self.assertEqual(len(resources_of_type(self.template, "AWS::SQS::Queue")), 8)
+
+    def test_tables_have_point_in_time_recovery(self) -> None:
+        self.assertEqual(recovery_problems(self.template), [])
+        self.assertEqual(set(resources_of_type(self.template, "AWS::DynamoDB::Table")), {"IdempotencyTable", "AuditTable"})
+
+    def test_asynchronously_invoked_functions_dead_letter(self) -> None:
+        self.assertEqual(async_dead_letter_problems(self.template), [])
+        self.assertEqual(asynchronously_invoked(self.template), {"AuditLogFunction"})
+
+    def test_concurrency_is_bounded(self) -> None:
+        self.assertEqual(concurrency_problems(self.template), [])
+
+    def test_only_the_justified_checkov_skips(self) -> None:
+        self.assertEqual(skip_problems(self.template), [])
+
+
+class PolicyChecksBiteTest(unittest.TestCase):
+    """Each policy check fails on a template copy broken the way it guards against."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.template = load_template()
+
+    def broken(self) -> dict[str, Any]:
+        return copy.deepcopy(self.template)
+
+    def test_a_queue_with_sqs_managed_encryption_is_caught(self) -> None:
+        t = self.broken()
+        props = t["Resources"]["ErpSyncDlq"]["Properties"]
+        del props["KmsMasterKeyId"]
+        props["SqsManagedSseEnabled"] = True
+        self.assertEqual(len(encryption_problems(t)), 2)
+
+    def test_a_table_with_the_aws_owned_key_is_caught(self) -> None:
+        t = self.broken()
+        del t["Resources"]["IdempotencyTable"]["Properties"]["SSESpecification"]
+        self.assertEqual(len(encryption_problems(t)), 1)
+
+    def test_an_environment_without_the_key_is_caught(self) -> None:
+        t = self.broken()
+        t["Resources"]["ErpSyncFunction"]["Properties"]["KmsKeyArn"] = {"Ref": "AWS::NoValue"}
+        self.assertEqual(len(encryption_problems(t)), 1)
+
+    def test_a_role_that_may_not_use_the_key_is_caught(self) -> None:
+        t = self.broken()
+        policies = t["Resources"]["AuditLogFunction"]["Properties"]["Policies"]
+        policies[:] = [p for p in policies if not ("Statement" in p and any(
+            "kms:Decrypt" in as_list(s["Action"]) for s in p["Statement"]))]
+        self.assertEqual(len(encryption_problems(t)), 2)
+
+    def test_a_key_eventbridge_may_not_use_is_caught(self) -> None:
+        t = self.broken()
+        statements = t["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+        statements[:] = [s for s in statements if s["Principal"] != {"Service": "events.amazonaws.com"}]
+        self.assertEqual(len(encryption_problems(t)), 1)
+
+    def test_a_deleted_key_is_caught(self) -> None:
+        t = self.broken()
+        t["Resources"]["DataKey"]["DeletionPolicy"] = "Delete"
+        self.assertEqual(len(encryption_problems(t)), 1)
+
+    def test_a_table_without_recovery_is_caught(self) -> None:
+        t = self.broken()
+        del t["Resources"]["IdempotencyTable"]["Properties"]["PointInTimeRecoverySpecification"]
+        self.assertEqual(recovery_problems(t), ["IdempotencyTable: no point-in-time recovery"])
+
+    def test_an_asynchronous_function_without_a_dlq_is_caught(self) -> None:
+        t = self.broken()
+        del t["Resources"]["AuditLogFunction"]["Properties"]["DeadLetterQueue"]
+        self.assertEqual(len(async_dead_letter_problems(t)), 1)
+
+    def test_a_raw_rule_targeting_a_function_makes_it_asynchronous(self) -> None:
+        t = self.broken()
+        t["Resources"]["RawRule"] = {"Type": "AWS::Events::Rule", "Properties": {
+            "Targets": [{"Id": "x", "Arn": {"Fn::GetAtt": ["ErpSyncFunction", "Arn"]}}]}}
+        problems = async_dead_letter_problems(t)
+        self.assertIn("ErpSyncFunction: skips CKV_AWS_116 but is invoked asynchronously", problems)
+        self.assertEqual(len(problems), 2, problems)
+
+    def test_unbounded_concurrency_is_caught(self) -> None:
+        t = self.broken()
+        del t["Resources"]["CrmWebhookFunction"]["Properties"]["ReservedConcurrentExecutions"]
+        self.assertEqual(len(concurrency_problems(t)), 1)
+
+    def test_a_mapping_allowed_more_than_reserved_is_caught(self) -> None:
+        t = self.broken()
+        t["Resources"]["ErpSyncEventSourceMapping"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] = 50
+        self.assertEqual(len(concurrency_problems(t)), 1)
+
+    def test_a_new_or_unexplained_skip_is_caught(self) -> None:
+        t = self.broken()
+        skips = t["Resources"]["AuditLogFunction"]["Metadata"]["checkov"]["skip"]
+        skips.append({"id": "CKV_AWS_116", "comment": ""})
+        problems = skip_problems(t)
+        self.assertIn("AuditLogFunction: unexpected skip of CKV_AWS_116", problems)
+        self.assertIn("AuditLogFunction: skip of CKV_AWS_116 without a reason", problems)
+
+
 class TranslatedTemplateTest(unittest.TestCase):
     """The template after the SAM transform (what CloudFormation deploys)."""
 
@@ -502,6 +800,22 @@ class TranslatedTemplateTest(unittest.TestCase):
         self.assertIs(permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"], True)
         self.assertEqual(self.template["Outputs"]["CrmWebhookUrl"]["Value"],
                          {"Fn::GetAtt": ["CrmWebhookFunctionUrl", "FunctionUrl"]})
+
+    def test_functions_keep_their_key_concurrency_and_dlq_through_the_transform(self) -> None:
+        # SAM moves Globals' KmsKeyArn onto each function and turns
+        # DeadLetterQueue into DeadLetterConfig plus a send permission.
+        for name in ("CrmWebhookFunction", "ErpSyncFunction", "CrmWritebackFunction", "AuditLogFunction"):
+            props = self.cfn["Resources"][name]["Properties"]
+            self.assertEqual(props["KmsKeyArn"], DATA_KEY, name)
+            self.assertEqual(props["ReservedConcurrentExecutions"],
+                             self.template["Resources"][name]["Properties"]["ReservedConcurrentExecutions"], name)
+        audit = self.cfn["Resources"]["AuditLogFunction"]["Properties"]
+        self.assertEqual(audit["DeadLetterConfig"], {"TargetArn": {"Fn::GetAtt": ["AuditLogTargetDlq", "Arn"]}})
+        statements = [s for p in self.cfn["Resources"]["AuditLogFunctionRole"]["Properties"]["Policies"]
+                      for s in as_list(p["PolicyDocument"]["Statement"])]
+        self.assertTrue(any("sqs:SendMessage" in as_list(s["Action"])
+                            and s["Resource"] == {"Fn::GetAtt": ["AuditLogTargetDlq", "Arn"]} for s in statements),
+                        statements)
 
     def test_functions_run_on_arm64_al2023(self) -> None:
         # moto reports x86_64 whatever the template says.

@@ -195,10 +195,33 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
+/// The `Metadata` keys of a function that only `sam build` reads.
+const BUILD_METADATA_KEYS: [&str; 2] = ["BuildMethod", "BuildProperties"];
+
+/// A function's `Metadata` block (its lines below `    Metadata:`) without
+/// the build keys; `None` when nothing else is left (e.g. `checkov` skips
+/// stay, so policy checks see the same template).
+fn without_build_metadata(block: &[&str]) -> Option<String> {
+    let mut kept = String::new();
+    let mut dropping = false;
+    for line in block {
+        if indent(line) == 6 && !line.trim().is_empty() {
+            let key = line.trim().split(':').next().unwrap_or_default();
+            dropping = BUILD_METADATA_KEYS.contains(&key);
+        }
+        if !dropping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    (!kept.trim().is_empty()).then(|| format!("    Metadata:\n{kept}"))
+}
+
 /// The template with each `rust-cargolambda` function's `CodeUri` set to
 /// its zip (`zips`: binary → file name, beside the template), its build
-/// `Metadata` removed, and `Globals.Function.Architectures` set to `arch`.
-/// Everything else is kept byte for byte (comments, tags, order).
+/// `Metadata` keys removed (`BuildMethod`, `BuildProperties`; other keys,
+/// such as `checkov` skips, stay), and `Globals.Function.Architectures` set
+/// to `arch`. Everything else is kept byte for byte (comments, tags, order).
 ///
 /// # Errors
 /// Not YAML; a template function without a zip or a zip without a function.
@@ -218,15 +241,17 @@ pub fn packaged_template(
     let mut out = String::with_capacity(text.len());
     let mut current: Option<&str> = None; // the binary of the resource being read
     let mut in_resources = false;
-    let mut skip_below: Option<usize> = None; // skipping a Metadata block
+    let mut metadata: Option<Vec<&str>> = None; // a function's Metadata block being read
     let mut arch_next = false;
     let mut code_uris = 0;
     for line in text.lines() {
-        if let Some(level) = skip_below {
-            if line.trim().is_empty() || indent(line) > level {
+        if let Some(block) = metadata.as_mut() {
+            if line.trim().is_empty() || indent(line) > 4 {
+                block.push(line);
                 continue;
             }
-            skip_below = None;
+            out.push_str(&without_build_metadata(block).unwrap_or_default());
+            metadata = None;
         }
         if indent(line) == 0 && !line.trim().is_empty() {
             in_resources = line.trim_end() == "Resources:";
@@ -238,7 +263,7 @@ pub fn packaged_template(
         let trimmed = line.trim();
         if let Some(binary) = current {
             if trimmed == "Metadata:" && indent(line) == 4 {
-                skip_below = Some(4);
+                metadata = Some(Vec::new());
                 continue;
             }
             if trimmed.starts_with("CodeUri:") && indent(line) == 6 {
@@ -259,6 +284,9 @@ pub fn packaged_template(
         arch_next = trimmed == "Architectures:";
         out.push_str(line);
         out.push('\n');
+    }
+    if let Some(block) = metadata {
+        out.push_str(&without_build_metadata(&block).unwrap_or_default());
     }
     if code_uris != functions.len() {
         bail!(
@@ -297,18 +325,39 @@ mod tests {
         assert!(packaged.contains("Architectures:\n      - x86_64\n"));
         let parsed: Yaml = serde_norway::from_str(&packaged).unwrap();
         assert!(cargo_lambda_functions(&parsed).is_empty());
+        // the policy checks' inline skips stay: checkov sees the same template
+        let original: Yaml = serde_norway::from_str(&text).unwrap();
+        let functions = cargo_lambda_functions(&original);
+        for id in functions.keys() {
+            let skips = |t: &Yaml| t["Resources"][id.as_str()]["Metadata"]["checkov"].clone();
+            assert!(!skips(&original).is_null(), "{id} has no checkov skips");
+            assert_eq!(skips(&parsed), skips(&original), "{id}");
+        }
         // only the build metadata, CodeUri and architecture lines differ
         let removed = text.lines().count() - packaged.lines().count();
         assert_eq!(
             removed,
-            4 * zips().len(),
-            "Metadata, BuildMethod, BuildProperties, Binary per function"
+            functions.len() * 3,
+            "BuildMethod, BuildProperties, Binary per function (Metadata stays for its checkov skips)"
         );
         let arm = packaged_template(&text, &zips(), Arch::Arm64).unwrap();
         assert!(arm.contains("Architectures:\n      - arm64\n"));
         assert_eq!(
             packaged_template(&text, &zips(), Arch::X86_64).unwrap(),
             packaged
+        );
+    }
+
+    #[test]
+    fn a_metadata_block_of_build_keys_only_is_removed_whole() {
+        let text = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: f\n\n    Properties:\n      CodeUri: .\n  G:\n    Type: AWS::Serverless::Function\n    Metadata:\n      checkov:\n        skip:\n        - id: CKV_AWS_117\n          comment: \"why\"\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: g\n    Properties:\n      CodeUri: .\n";
+        let zips = [("f", "f.zip"), ("g", "g.zip")]
+            .map(|(b, z)| (b.to_owned(), z.to_owned()))
+            .into();
+        let packaged = packaged_template(text, &zips, Arch::Arm64).unwrap();
+        assert_eq!(
+            packaged,
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: f.zip\n  G:\n    Type: AWS::Serverless::Function\n    Metadata:\n      checkov:\n        skip:\n        - id: CKV_AWS_117\n          comment: \"why\"\n    Properties:\n      CodeUri: g.zip\n"
         );
     }
 
