@@ -14,6 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use switchyard_auth::{ClientAuth, ClientCredentials, Credentials, OAuthConfig};
 use switchyard_config::{ConfigError, Settings};
+use switchyard_secrets::SecretResolver;
 use switchyard_contracts::events::CrmRecord;
 use switchyard_triggers::HandlerError;
 
@@ -187,10 +188,17 @@ pub fn oauth(settings: &Settings, instance_url: &str) -> Result<Option<OAuthConf
     {
         return OAuthConfig::from_settings(settings, "SALESFORCE", None);
     }
-    let secret = settings.required(
-        "SALESFORCE_CLIENT_SECRET",
-        "the connected app's consumer secret, for the client credentials flow",
-    )?;
+    const SECRET: &str = "SALESFORCE_CLIENT_SECRET";
+    // a plain value: this reader is given no secret store, so a reference
+    // is refused naming the variable
+    let secret = SecretResolver::plain_only()
+        .secret(settings, SECRET)?
+        .ok_or_else(|| {
+            ConfigError::missing(
+                settings.describe(SECRET),
+                "the connected app's consumer secret, for the client credentials flow",
+            )
+        })?;
     Ok(Some(OAuthConfig {
         token_url: format!("{instance_url}/services/oauth2/token"),
         client_id,

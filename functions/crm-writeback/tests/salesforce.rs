@@ -248,7 +248,9 @@ fn the_token_url_defaults_to_the_instance() {
         "https://acme.my.salesforce.com/services/oauth2/token"
     );
     assert_eq!(config.client_id, "3MVG9-consumer-key");
-    assert!(matches!(&config.auth, ClientAuth::Secret(s) if s == "consumer-secret"));
+    assert!(
+        matches!(&config.auth, ClientAuth::Secret(s) if s.reference().is_none() && s.var() == "SALESFORCE_CLIENT_SECRET")
+    );
     assert_eq!(config.scope.as_deref(), Some("api"));
     assert!(
         oauth(&Settings::from_pairs([("X", "y")]), "https://a")
