@@ -244,6 +244,15 @@ impl Secret {
         }
     }
 
+    /// The values known without reading the store: a plain value, or the
+    /// last values read (possibly stale); `None` before the first read.
+    pub fn known(&self) -> Option<Arc<Values>> {
+        match &self.source {
+            Source::Plain(values) => Some(values.clone()),
+            Source::Stored(stored) => lock(&stored.cache).as_ref().map(|c| c.values.clone()),
+        }
+    }
+
     /// The next [`Secret::values`] reads the store (e.g. after a token
     /// endpoint refused the cached value).
     pub fn invalidate(&self) {
