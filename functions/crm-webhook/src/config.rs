@@ -8,13 +8,13 @@ use http::HeaderName;
 use switchyard_config::Settings;
 use switchyard_contracts::Currency;
 use switchyard_contracts::catalog::known_versions;
+use switchyard_secrets::SecretResolver;
 use switchyard_webhooks::cloudevents::{AllowedOrigins, AllowedRate, CloudEventsAuth};
 use switchyard_webhooks::dynamics::{DEFAULT_KEY_HEADER, DynamicsAuth};
 use switchyard_webhooks::hubspot::HubSpotAuth;
 use switchyard_webhooks::salesforce::SalesforceAuth;
 use switchyard_webhooks::standard::StandardAuth;
 use switchyard_webhooks::stripe::StripeAuth;
-use switchyard_secrets::SecretResolver;
 use switchyard_webhooks::{InvalidSecret, MapOptions, Secrets};
 
 use crate::keys::Keys;
@@ -168,7 +168,10 @@ impl Config {
             ConfigError::invalid(settings.source_of(var), reason)
         };
         let mut providers = Providers::default();
-        if settings.optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY").is_some() {
+        if settings
+            .optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY")
+            .is_some()
+        {
             let header = settings
                 .optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
                 .unwrap_or_else(|| DEFAULT_KEY_HEADER.to_owned());

@@ -150,10 +150,7 @@ pub fn function() -> Function {
     Function::http(FUNCTION_NAME, &[Trigger::Http], |ctx, store| async move {
         // a secret may be a secret store reference when the host gives a
         // resolver (Lambda); without one, plain values only
-        let secrets = ctx
-            .resources
-            .get::<SecretResolver>()
-            .unwrap_or_default();
+        let secrets = ctx.resources.get::<SecretResolver>().unwrap_or_default();
         let config = Config::load(&ctx.settings, &secrets).await?;
         let store = store.ok_or_else(|| {
             ConfigError::missing(

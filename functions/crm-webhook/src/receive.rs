@@ -118,7 +118,12 @@ async fn verify_and_map(
     };
     Ok(match provider {
         Provider::Dynamics => {
-            let auth = p.dynamics.as_ref().ok_or_else(not_configured)?.get().await?;
+            let auth = p
+                .dynamics
+                .as_ref()
+                .ok_or_else(not_configured)?
+                .get()
+                .await?;
             dynamics::verify(request, &auth)?;
             let ctx = dynamics::parse(request.body)?;
             let size_exceeded = request.headers.contains_key(dynamics::SIZE_EXCEEDED_HEADER);
@@ -146,7 +151,12 @@ async fn verify_and_map(
             )?
         }
         Provider::CloudEvents => {
-            let auth = p.cloudevents.as_ref().ok_or_else(not_configured)?.get().await?;
+            let auth = p
+                .cloudevents
+                .as_ref()
+                .ok_or_else(not_configured)?
+                .get()
+                .await?;
             cloudevents::verify(request, &auth)?;
             cloudevents::map(cloudevents::parse(request)?, &state.map_options)?
         }

@@ -133,8 +133,7 @@ async fn standard_webhooks_keys_from_secrets_manager_follow_a_rotation() {
 }
 
 #[tokio::test]
-async fn hubspot_secrets_from_secrets_manager_json_keep_the_previous_one_until_the_next_rotation()
-{
+async fn hubspot_secrets_from_secrets_manager_json_keep_the_previous_one_until_the_next_rotation() {
     let aws = switchyard_testkit::aws_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&aws);
     let name = switchyard_testkit::unique_name("crm-webhook-hubspot");
@@ -204,7 +203,9 @@ async fn hubspot_secrets_from_a_securestring_parameter_rotate_with_a_key_list() 
             .overwrite(true)
             .send()
     };
-    put("ssm-hubspot-1").await.expect("put the parameter on moto");
+    put("ssm-hubspot-1")
+        .await
+        .expect("put the parameter on moto");
     let settings = settings("SWITCHYARD_HUBSPOT_CLIENT_SECRET", &format!("ssm:{name}"));
     let h = harness(&settings, &aws).await;
     let status = |secret: &'static str| {
@@ -254,7 +255,10 @@ async fn a_missing_secret_or_an_unreachable_store_fails_the_build() {
                 triggers: vec![Trigger::Http],
                 resources: Resources::new().with(resolver),
             };
-            function.build(&platform).await.map(|app| matches!(app, App::Http(_)))
+            function
+                .build(&platform)
+                .await
+                .map(|app| matches!(app, App::Http(_)))
         }
     };
     let reference = format!(
@@ -285,5 +289,8 @@ async fn a_missing_secret_or_an_unreachable_store_fails_the_build() {
         matches!(err, switchyard_config::ConfigError::Unavailable { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("SWITCHYARD_STANDARD_WEBHOOK_SECRET"));
+    assert!(
+        err.to_string()
+            .contains("SWITCHYARD_STANDARD_WEBHOOK_SECRET")
+    );
 }

@@ -18,7 +18,7 @@ const PROPERTY: &str = "erp_order_number";
 fn client(stub: &HubSpotStub, token: &str) -> HubSpotClient {
     HubSpotClient::new(
         &stub.base_url(),
-        Credentials::Bearer(token.into()),
+        Credentials::bearer(token),
         reqwest::Client::new(),
     )
 }

@@ -17,7 +17,7 @@ const FIELD: &str = "ERP_Order_Number__c";
 fn client(stub: &SalesforceStub, token: &str) -> SalesforceClient {
     SalesforceClient::new(
         &stub.base_url(),
-        Credentials::Bearer(token.into()),
+        Credentials::bearer(token),
         reqwest::Client::new(),
     )
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use switchyard_auth::{ClientCredentials, Credentials, OAuthConfig};
 use switchyard_contracts::Event;
-use switchyard_secrets::SecretResolver;
 use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1};
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::config::ConfigError;
 use switchyard_triggers::registry::{BuildContext, DEFAULT_TOPIC, Function, Setting, Trigger};
 use switchyard_triggers::{EntityKey, OrderedBy, PositionOf};
@@ -70,10 +70,7 @@ pub async fn build(ctx: BuildContext) -> Result<ErpSync, ConfigError> {
     let timeout = Duration::from_millis(ctx.settings.parse_or("ERP_TIMEOUT_MS", 5_000)?);
     // ERP_CLIENT_SECRET may be a secret store reference when the host
     // gives a resolver (Lambda): read per token request through its cache
-    let secrets = ctx
-        .resources
-        .get::<SecretResolver>()
-        .unwrap_or_default();
+    let secrets = ctx.resources.get::<SecretResolver>().unwrap_or_default();
     let credentials = match OAuthConfig::load(&ctx.settings, "ERP", None, &secrets).await? {
         None => Credentials::None,
         Some(config) => {

@@ -57,8 +57,8 @@ fn settings(stack: &Stack, reference: &str) -> Settings {
 /// The handler as the Lambda host builds it: the AWS secret store as a resource.
 async fn handler(stack: &Stack, reference: &str) -> Result<ErpSync, String> {
     let settings = settings(stack, reference);
-    let resolver = switchyard_runtime::secrets::resolver(&settings, &stack.aws)
-        .map_err(|e| e.to_string())?;
+    let resolver =
+        switchyard_runtime::secrets::resolver(&settings, &stack.aws).map_err(|e| e.to_string())?;
     build(BuildContext {
         function: "erp-sync",
         settings,
@@ -146,7 +146,10 @@ async fn the_erp_client_secret_from_secrets_manager_follows_a_rotation() {
 async fn the_erp_client_secret_from_a_securestring_parameter_follows_an_overwrite() {
     let stack = stack("ssm-secret-1").await;
     let ssm = aws_sdk_ssm::Client::new(&stack.aws);
-    let name = format!("/{}/erp-client-secret", switchyard_testkit::unique_name("switchyard"));
+    let name = format!(
+        "/{}/erp-client-secret",
+        switchyard_testkit::unique_name("switchyard")
+    );
     let put = |value: &'static str| {
         ssm.put_parameter()
             .name(&name)
@@ -155,7 +158,9 @@ async fn the_erp_client_secret_from_a_securestring_parameter_follows_an_overwrit
             .overwrite(true)
             .send()
     };
-    put("ssm-secret-1").await.expect("put the parameter on moto");
+    put("ssm-secret-1")
+        .await
+        .expect("put the parameter on moto");
     let erp_sync = handler(&stack, &format!("ssm:{name}")).await.unwrap();
     erp_sync.handle(order(1), context()).await.unwrap();
 
@@ -180,7 +185,10 @@ async fn a_missing_secret_fails_the_build_naming_the_variable_and_the_reference(
             "secretsmanager:{}",
             switchyard_testkit::unique_name("no-such-secret")
         ),
-        format!("ssm:/{}/none", switchyard_testkit::unique_name("switchyard")),
+        format!(
+            "ssm:/{}/none",
+            switchyard_testkit::unique_name("switchyard")
+        ),
     ] {
         let err = handler(&stack, &reference).await.err().unwrap_or_default();
         assert!(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchyard_config::{ConfigError, Settings};
-use switchyard_secrets::{Secret, SecretResolver};
+use switchyard_secrets::{Secret, SecretError, SecretResolver};
 
 mod assertion;
 mod exchange;
@@ -80,7 +80,12 @@ impl OAuthConfig {
         prefix: &str,
         default_scope: Option<&str>,
     ) -> Result<Option<OAuthConfig>, ConfigError> {
-        Self::read(settings, prefix, default_scope, &SecretResolver::plain_only())
+        Self::from_settings_with(
+            settings,
+            prefix,
+            default_scope,
+            &SecretResolver::plain_only(),
+        )
     }
 
     /// As [`OAuthConfig::from_settings`], `<PREFIX>_CLIENT_SECRET` being a
@@ -98,7 +103,7 @@ impl OAuthConfig {
         default_scope: Option<&str>,
         secrets: &SecretResolver,
     ) -> Result<Option<OAuthConfig>, ConfigError> {
-        let config = Self::read(settings, prefix, default_scope, secrets)?;
+        let config = Self::from_settings_with(settings, prefix, default_scope, secrets)?;
         if let Some(OAuthConfig {
             auth: ClientAuth::Secret(secret),
             ..
@@ -109,7 +114,12 @@ impl OAuthConfig {
         Ok(config)
     }
 
-    fn read(
+    /// As [`OAuthConfig::load`], without reading the secret yet (the first
+    /// token request does; [`crate::Credentials::check`] reads it at once).
+    ///
+    /// # Errors
+    /// As [`OAuthConfig::from_settings`].
+    pub fn from_settings_with(
         settings: &Settings,
         prefix: &str,
         default_scope: Option<&str>,
@@ -210,6 +220,16 @@ impl OAuthConfig {
     }
 }
 
+/// A secret that could not be read, as a token error: transient when the
+/// store was unreachable.
+pub(crate) fn token_error(e: SecretError) -> TokenError {
+    if e.is_transient() {
+        TokenError::Unavailable(e.to_string())
+    } else {
+        TokenError::Refused(e.to_string())
+    }
+}
+
 /// Why no token could be had.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
@@ -274,6 +294,14 @@ impl ClientCredentials {
             cache: Mutex::new(None),
             refresh: tokio::sync::Mutex::new(None),
             requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The client secret, when the client authenticates with one.
+    pub fn client_secret(&self) -> Option<&Secret> {
+        match &self.config.auth {
+            ClientAuth::Secret(secret) => Some(secret),
+            ClientAuth::Certificate { .. } => None,
         }
     }
 

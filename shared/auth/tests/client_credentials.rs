@@ -569,11 +569,17 @@ async fn a_stored_client_secret_is_re_read_when_the_token_endpoint_refuses_it() 
     stub.state().register_secret(CLIENT, SECRET);
     let resource = resource(stub.state().clone()).await;
     let store = MemorySecretStore::new();
-    store.set("erp", Versions::current(format!(r#"{{"client_secret":"{SECRET}"}}"#)));
+    store.set(
+        "erp",
+        Versions::current(format!(r#"{{"client_secret":"{SECRET}"}}"#)),
+    );
     let secrets = SecretResolver::new(Arc::new(store.clone()), Duration::from_secs(3600));
     let settings = Settings::from_pairs([
         ("ERP_CLIENT_ID", CLIENT.to_owned()),
-        ("ERP_CLIENT_SECRET", "secretsmanager:erp#client_secret".to_owned()),
+        (
+            "ERP_CLIENT_SECRET",
+            "secretsmanager:erp#client_secret".to_owned(),
+        ),
         ("ERP_TOKEN_URL", stub.entra_token_url("contoso")),
         ("ERP_SCOPE", SCOPE.to_owned()),
     ]);
@@ -608,5 +614,8 @@ async fn a_stored_client_secret_is_re_read_when_the_token_endpoint_refuses_it() 
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("ERP_CLIENT_SECRET") && err.contains("ssm:/erp/none"), "{err}");
+    assert!(
+        err.contains("ERP_CLIENT_SECRET") && err.contains("ssm:/erp/none"),
+        "{err}"
+    );
 }

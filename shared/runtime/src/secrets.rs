@@ -117,9 +117,10 @@ impl SecretStore for AwsSecretStore {
                     .send()
                     .await
                     .map_err(|e| classify(&e))?;
-                let value = out.parameter.and_then(|p| p.value).ok_or_else(|| {
-                    StoreError::NotFound("the parameter has no value".to_owned())
-                })?;
+                let value = out
+                    .parameter
+                    .and_then(|p| p.value)
+                    .ok_or_else(|| StoreError::NotFound("the parameter has no value".to_owned()))?;
                 Ok(Versions::current(value))
             }
         }

@@ -39,7 +39,10 @@ mod tests {
         let store = MemorySecretStore::new();
         store.set("hook", Versions::current("old"));
         let settings = Settings::from_pairs([("K", "secretsmanager:hook")]);
-        let secret = resolver(&store, 100).secret(&settings, "K").unwrap().unwrap();
+        let secret = resolver(&store, 100)
+            .secret(&settings, "K")
+            .unwrap()
+            .unwrap();
         assert_eq!(&*secret.current().await.unwrap(), "old");
         store.rotate("hook", "new");
         assert_eq!(&*secret.current().await.unwrap(), "old");

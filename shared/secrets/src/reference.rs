@@ -115,7 +115,9 @@ mod tests {
             }
         );
         assert_eq!(r.to_string(), format!("secretsmanager:{arn}#client_secret"));
-        let p = SecretRef::parse(" ssm:/switchyard/hubspot ").unwrap().unwrap();
+        let p = SecretRef::parse(" ssm:/switchyard/hubspot ")
+            .unwrap()
+            .unwrap();
         assert_eq!(p.to_string(), "ssm:/switchyard/hubspot");
         assert!(!p.has_previous());
         for bad in ["secretsmanager:", "secretsmanager:x#", "ssm:", "ssm:  "] {

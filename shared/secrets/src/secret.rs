@@ -66,17 +66,18 @@ impl Values {
     /// The values to accept where a scheme takes several keys: the current
     /// one, then the previous one when it differs.
     pub fn accepted(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.current()).chain(
-            self.previous()
-                .filter(|p| *p != self.current())
-                .into_iter(),
-        )
+        std::iter::once(self.current())
+            .chain(self.previous().filter(|p| *p != self.current()).into_iter())
     }
 }
 
 impl fmt::Debug for Values {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Values(<redacted>, previous: {})", self.previous.is_some())
+        write!(
+            f,
+            "Values(<redacted>, previous: {})",
+            self.previous.is_some()
+        )
     }
 }
 

@@ -138,7 +138,10 @@ impl SecretStore for MemorySecretStore {
         self.reads.fetch_add(1, Ordering::Relaxed);
         match self.lock().get(key(reference)) {
             Some(found) => found.clone(),
-            None => Err(StoreError::NotFound(format!("{} is not stored", key(reference)))),
+            None => Err(StoreError::NotFound(format!(
+                "{} is not stored",
+                key(reference)
+            ))),
         }
     }
 }

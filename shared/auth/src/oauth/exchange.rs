@@ -65,11 +65,7 @@ pub(crate) fn form(config: &OAuthConfig, secret: Option<&str>) -> Result<String,
 /// transient, a missing or unreadable secret a refusal.
 async fn client_secret(config: &OAuthConfig) -> Result<Option<Arc<str>>, TokenError> {
     match &config.auth {
-        ClientAuth::Secret(secret) => match secret.current().await {
-            Ok(value) => Ok(Some(value)),
-            Err(e) if e.is_transient() => Err(TokenError::Unavailable(e.to_string())),
-            Err(e) => Err(TokenError::Refused(e.to_string())),
-        },
+        ClientAuth::Secret(secret) => secret.current().await.map(Some).map_err(super::token_error),
         ClientAuth::Certificate { .. } => Ok(None),
     }
 }
@@ -94,7 +90,10 @@ pub(crate) async fn request(
     if again == secret {
         return first;
     }
-    tracing::info!(var = stored.var(), "oauth client secret rotated: asking again");
+    tracing::info!(
+        var = stored.var(),
+        "oauth client secret rotated: asking again"
+    );
     attempt(http, config, again.as_deref()).await
 }
 
