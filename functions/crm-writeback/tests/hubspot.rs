@@ -350,9 +350,10 @@ async fn a_referenced_token_is_read_from_the_store_and_re_read_after_a_401() {
 
     let live = Arc::new(Mutex::new("pat-1".to_owned()));
     let check = live.clone();
-    let stub = HubSpotStub::start_with(HubSpotState::new().with_token_check(Arc::new(
-        move |t: &str| t == check.lock().unwrap().as_str(),
-    )))
+    let stub = HubSpotStub::start_with(
+        HubSpotState::new()
+            .with_token_check(Arc::new(move |t: &str| t == check.lock().unwrap().as_str())),
+    )
     .await;
     let store = MemorySecretStore::new();
     store.set("/crm/hubspot-token", Versions::current("pat-1"));
@@ -379,7 +380,9 @@ async fn a_referenced_token_is_read_from_the_store_and_re_read_after_a_401() {
     assert_eq!(stub.field(&id, "erp_order_number"), Some(json!("E-2")));
 
     // without a store the reference is refused; a missing one names itself
-    let err = HubSpotClient::from_settings(&s, reqwest::Client::new()).unwrap_err().to_string();
+    let err = HubSpotClient::from_settings(&s, reqwest::Client::new())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("HUBSPOT_ACCESS_TOKEN"), "{err}");
     let gone = Settings::from_pairs([("HUBSPOT_ACCESS_TOKEN", "ssm:/crm/none")]);
     let c = HubSpotClient::from_settings_with(&gone, reqwest::Client::new(), &secrets)

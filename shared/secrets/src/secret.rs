@@ -67,7 +67,7 @@ impl Values {
     /// one, then the previous one when it differs.
     pub fn accepted(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.current())
-            .chain(self.previous().filter(|p| *p != self.current()).into_iter())
+            .chain(self.previous().filter(|p| *p != self.current()))
     }
 }
 
