@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchyard_config::{ConfigError, Settings};
-use switchyard_secrets::{Secret, SecretError, SecretResolver};
+use switchyard_secrets::{Secret, SecretResolver};
 
 mod assertion;
 mod exchange;
+
+pub(crate) use exchange::token_error;
 
 /// Refresh no later than this long before a token expires...
 pub const REFRESH_MARGIN_MAX: Duration = Duration::from_secs(5 * 60);
@@ -217,16 +219,6 @@ impl OAuthConfig {
             auth,
             scope,
         }))
-    }
-}
-
-/// A secret that could not be read, as a token error: transient when the
-/// store was unreachable.
-pub(crate) fn token_error(e: SecretError) -> TokenError {
-    if e.is_transient() {
-        TokenError::Unavailable(e.to_string())
-    } else {
-        TokenError::Refused(e.to_string())
     }
 }
 

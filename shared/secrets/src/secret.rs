@@ -66,8 +66,7 @@ impl Values {
     /// The values to accept where a scheme takes several keys: the current
     /// one, then the previous one when it differs.
     pub fn accepted(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.current())
-            .chain(self.previous().filter(|p| *p != self.current()))
+        std::iter::once(self.current()).chain(self.previous().filter(|p| *p != self.current()))
     }
 }
 

@@ -61,11 +61,21 @@ pub(crate) fn form(config: &OAuthConfig, secret: Option<&str>) -> Result<String,
     Ok(form.finish())
 }
 
+/// A secret that could not be read, as a token error: transient when the
+/// store was unreachable.
+pub(crate) fn token_error(e: switchyard_secrets::SecretError) -> TokenError {
+    if e.is_transient() {
+        TokenError::Unavailable(e.to_string())
+    } else {
+        TokenError::Refused(e.to_string())
+    }
+}
+
 /// The client secret's value now: a secret store that cannot be reached is
 /// transient, a missing or unreadable secret a refusal.
 async fn client_secret(config: &OAuthConfig) -> Result<Option<Arc<str>>, TokenError> {
     match &config.auth {
-        ClientAuth::Secret(secret) => secret.current().await.map(Some).map_err(super::token_error),
+        ClientAuth::Secret(secret) => secret.current().await.map(Some).map_err(token_error),
         ClientAuth::Certificate { .. } => Ok(None),
     }
 }
