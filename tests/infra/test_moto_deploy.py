@@ -18,6 +18,10 @@ What moto cannot do, and where it is handled:
   KmsKeyArn and DeadLetterQueue: asserted in test_template.py. Its
   DescribeKey fails (HTTP 500) on a key created from a template with a
   KeyPolicy: the key's ARN is read from ListKeys.
+- It fails CreateStack on an `Fn::If` among an IAM role's Policies (the
+  read access to secrets given by ARN): the deployed copy leaves out those
+  whose condition is false for the test's parameters; the grants are
+  asserted in test_template.py.
 - It stores a rule target's RetryPolicy/DeadLetterConfig (asserted here, as
   stored) but never applies them, and never runs Lambda code: what
   EventBridge would do with them is asserted in test_template.py; the
@@ -176,6 +180,15 @@ def deployable(cfn: dict[str, Any]) -> dict[str, Any]:
     whole stack on an output that reads it)."""
     out = copy.deepcopy(cfn)
     out["Outputs"].pop("CrmWebhookUrl")
+    # moto fails CreateStack (HTTP 500) on an `Fn::If` among a role's
+    # Policies. Those grant read access to secrets given by ARN (the
+    # `<Secret>Arn` parameters); PARAMETERS gives none, so their conditions
+    # are false and CloudFormation would leave them out too.
+    assert not any(name.endswith("Arn") for name in PARAMETERS)
+    for res in out["Resources"].values():
+        props = res.get("Properties") or {}
+        if res.get("Type") == "AWS::IAM::Role" and props.get("Policies"):
+            props["Policies"] = [p for p in props["Policies"] if "Fn::If" not in p]
     return out
 
 

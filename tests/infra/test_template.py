@@ -111,6 +111,15 @@ def sqs_event_sources(template: dict[str, Any]) -> Iterator[tuple[str, Any, str 
                        int(props.get("MaximumBatchingWindowInSeconds", 0)))
 
 
+def unless_no_value(policy: Any) -> Any:
+    """A policy guarded by `!If [Cond, policy, !Ref AWS::NoValue]` (read
+    access to a secret given by ARN) is checked as the policy it grants."""
+    if isinstance(policy, dict) and "Fn::If" in policy:
+        granted = policy["Fn::If"][1]
+        return granted if granted != {"Ref": "AWS::NoValue"} else {}
+    return policy
+
+
 def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, policy document) for every identity policy in the template:
     IAM roles/policies and the inline statements of SAM functions."""
@@ -119,7 +128,7 @@ def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
         kind = res.get("Type")
         if kind == "AWS::IAM::Role":
             for i, policy in enumerate(props.get("Policies") or []):
-                yield f"{name}.Policies[{i}]", policy.get("PolicyDocument") or {}
+                yield f"{name}.Policies[{i}]", unless_no_value(policy).get("PolicyDocument") or {}
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
             yield name, props.get("PolicyDocument") or {}
         elif kind == "AWS::Serverless::Function":
@@ -127,6 +136,7 @@ def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
             if isinstance(policies, dict):
                 policies = [policies]
             for i, policy in enumerate(policies):
+                policy = unless_no_value(policy)
                 if isinstance(policy, dict) and "Statement" in policy:
                     yield f"{name}.Policies[{i}]", policy
 
@@ -259,6 +269,7 @@ def policy_template_problems(template: dict[str, Any]) -> list[str]:
     for name, res in resources_of_type(template, "AWS::Serverless::Function").items():
         policies = (res.get("Properties") or {}).get("Policies") or []
         for i, policy in enumerate(as_list(policies)):
+            policy = unless_no_value(policy)
             if isinstance(policy, str):
                 problems.append(f"{name}.Policies[{i}]: managed policy {policy!r}")
                 continue
@@ -278,6 +289,12 @@ def no_echo_problems(template: dict[str, Any]) -> list[str]:
     parameters = template.get("Parameters") or {}
     for name, spec in parameters.items():
         # The Dynamics header *name*, a token endpoint's URL and a KMS key's ARN are not secrets.
+        # A secret's *Arn form names where it is stored: no secret, as long
+        # as its pattern admits nothing but an ARN.
+        if name.endswith("Arn") and SECRET_PARAMETER.search(name):
+            if not str(spec.get("AllowedPattern", "")).startswith("^$|^arn:"):
+                problems.append(f"parameter {name} looks secret but is not NoEcho")
+            continue
         if (SECRET_PARAMETER.search(name) and not name.endswith(("Header", "TokenUrl", "KmsKeyArn"))
                 and str(spec.get("NoEcho")).lower() != "true"):
             problems.append(f"parameter {name} looks secret but is not NoEcho")
@@ -285,11 +302,12 @@ def no_echo_problems(template: dict[str, Any]) -> list[str]:
         variables = (((res.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {}
         for var, value in variables.items():
             if SECRET_ENV.search(var) and not var.endswith("_TOKEN_URL"):
-                # a plain Ref, or the value branch of `!If [Has..., !Ref X, !Ref AWS::NoValue]`
-                if isinstance(value, dict) and "Fn::If" in value:
-                    value = value["Fn::If"][1]
-                ref = logical_id_of(value, "Ref")
-                if ref not in parameters or str(parameters[ref].get("NoEcho")).lower() != "true":
+                # a plain Ref, the value branch of `!If [Has..., !Ref X, !Ref AWS::NoValue]`,
+                # or `!If [HasXArn, <reference built from XArn>, !Ref X]`
+                refs = {r for r in refs_in(value) if r != "AWS::NoValue"}
+                plain = {r for r in refs if not r.endswith("Arn")}
+                if not plain or any(r not in parameters or str(parameters[r].get("NoEcho")).lower() != "true"
+                                    for r in plain):
                     problems.append(f"{fname}: {var} does not come from a NoEcho parameter")
     secret_params = {n for n, s in parameters.items() if str(s.get("NoEcho")).lower() == "true"}
     outputs = json.dumps(template.get("Outputs") or {})
@@ -297,6 +315,18 @@ def no_echo_problems(template: dict[str, Any]) -> list[str]:
         if f'"Ref": "{name}"' in outputs or "${" + name + "}" in outputs:
             problems.append(f"output exposes NoEcho parameter {name}")
     return problems
+
+
+def refs_in(value: Any) -> set[str]:
+    """Every `Ref` target inside an intrinsic expression."""
+    if isinstance(value, dict):
+        found = {value["Ref"]} if isinstance(value.get("Ref"), str) else set()
+        for v in value.values():
+            found |= refs_in(v)
+        return found
+    if isinstance(value, list):
+        return set().union(*(refs_in(v) for v in value)) if value else set()
+    return set()
 
 
 def redrive_problems(template: dict[str, Any]) -> list[str]:
@@ -760,7 +790,7 @@ class TranslatedTemplateTest(unittest.TestCase):
                 ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"], name)
 
     def test_erp_sync_may_back_off_and_park(self) -> None:
-        statements = [s for doc in (p["PolicyDocument"] for p in
+        statements = [s for doc in (unless_no_value(p)["PolicyDocument"] for p in
                                     self.cfn["Resources"]["ErpSyncFunctionRole"]["Properties"]["Policies"])
                       for s in as_list(doc["Statement"])]
 
@@ -902,13 +932,61 @@ class WiringFromTemplateTest(unittest.TestCase):
                          "SWITCHYARD_SALESFORCE_ORG_IDS", "SWITCHYARD_STANDARD_WEBHOOK_SECRET",
                          "SWITCHYARD_STRIPE_WEBHOOK_SECRET", "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN"}
         env = self.resources["CrmWebhookFunction"]["Properties"]["Environment"]["Variables"]
-        provider_params = {env[v]["Ref"] for v in provider_vars}
+        # a provider is its plain parameter or, for a secret, its *Arn form too
+        provider_params = set().union(*(refs_in(env[v]) for v in provider_vars))
         (assertion,) = self.template["Rules"]["AtLeastOneCrmProvider"]["Assertions"]
-        alternatives = assertion["Assert"]["Fn::Or"]
+
+        def flatten(alternatives: list[Any]) -> list[Any]:
+            return [a for alt in alternatives
+                    for a in (flatten(alt["Fn::Or"]) if "Fn::Or" in alt else [alt])]
+
+        alternatives = flatten(assertion["Assert"]["Fn::Or"])
         asserted = {alt["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for alt in alternatives
                     if alt["Fn::Not"][0]["Fn::Equals"][1] == ""}
         self.assertEqual(asserted, provider_params)
         self.assertEqual(len(alternatives), len(provider_params))
+
+    def test_secret_arns_become_references_readable_by_their_function_only(self) -> None:
+        # `<Secret>Arn` set: the variable holds `<service>:<ARN>` (the ARN's
+        # own service field: secretsmanager or ssm), else the NoEcho value;
+        # the function may read exactly the ARNs given, and nothing else is
+        # granted (no kms:Decrypt: SecureStrings under aws/ssm need none).
+        secrets = {
+            "CrmWebhookFunction": {
+                "SWITCHYARD_DYNAMICS_WEBHOOK_KEY": "DynamicsWebhookKey",
+                "SWITCHYARD_HUBSPOT_CLIENT_SECRET": "HubSpotClientSecret",
+                "SWITCHYARD_STANDARD_WEBHOOK_SECRET": "StandardWebhookSecret",
+                "SWITCHYARD_STRIPE_WEBHOOK_SECRET": "StripeWebhookSecret",
+                "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN": "CloudEventsWebhookToken",
+            },
+            "ErpSyncFunction": {"ERP_CLIENT_SECRET": "ErpClientSecret"},
+        }
+        for fname, variables in secrets.items():
+            props = self.resources[fname]["Properties"]
+            for var, param in variables.items():
+                value = props["Environment"]["Variables"][var]
+                if fname == "ErpSyncFunction":
+                    self.assertEqual(value["Fn::If"][0], "HasErpClientId")
+                    value = value["Fn::If"][1]
+                arn = {"Ref": f"{param}Arn"}
+                self.assertEqual(value["Fn::If"], [
+                    f"Has{param}Arn",
+                    {"Fn::Join": ["", [{"Fn::Select": [2, {"Fn::Split": [":", arn]}]}, ":", arn]]},
+                    {"Ref": param}], var)
+                spec = self.template["Parameters"][f"{param}Arn"]
+                self.assertEqual(spec["Default"], "", param)
+                self.assertRegex("arn:aws:secretsmanager:us-east-1:123456789012:secret:erp-AbCdEf",
+                                 spec["AllowedPattern"])
+                self.assertRegex("arn:aws:ssm:us-east-1:123456789012:parameter/switchyard/erp",
+                                 spec["AllowedPattern"])
+                self.assertNotRegex("s3cr3t", spec["AllowedPattern"])
+            reads = [s for p in props["Policies"] if isinstance(p, dict) and "Fn::If" in p
+                     for s in unless_no_value(p)["Statement"]]
+            self.assertEqual(len(reads), 1, fname)
+            (read,) = reads
+            self.assertEqual(read["Action"], ["secretsmanager:GetSecretValue", "ssm:GetParameter"])
+            granted = refs_in(read["Resource"]) - {"AWS::NoValue"}
+            self.assertEqual(granted, {f"{p}Arn" for p in variables.values()}, fname)
 
     def test_queues_accept_only_their_rules(self) -> None:
         # moto neither creates AWS::SQS::QueuePolicy from a template nor enforces queue policies.

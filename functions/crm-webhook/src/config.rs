@@ -8,13 +8,16 @@ use http::HeaderName;
 use switchyard_config::Settings;
 use switchyard_contracts::Currency;
 use switchyard_contracts::catalog::known_versions;
+use switchyard_secrets::SecretResolver;
 use switchyard_webhooks::cloudevents::{AllowedOrigins, AllowedRate, CloudEventsAuth};
 use switchyard_webhooks::dynamics::{DEFAULT_KEY_HEADER, DynamicsAuth};
 use switchyard_webhooks::hubspot::HubSpotAuth;
 use switchyard_webhooks::salesforce::SalesforceAuth;
 use switchyard_webhooks::standard::StandardAuth;
 use switchyard_webhooks::stripe::StripeAuth;
-use switchyard_webhooks::{MapOptions, Secrets};
+use switchyard_webhooks::{InvalidSecret, MapOptions, Secrets};
+
+use crate::keys::Keys;
 
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -37,21 +40,61 @@ pub struct PassThroughConfig<A> {
     pub event_type: Option<String>,
 }
 
-/// The providers with a secret; `None` answers 404.
+/// The providers with a secret; `None` answers 404. Each secret is a
+/// plain list or a secret store reference ([`Keys`]: re-read after the TTL).
 #[derive(Debug, Clone, Default)]
 pub struct Providers {
     /// `/webhooks/dynamics`.
-    pub dynamics: Option<DynamicsAuth>,
+    pub dynamics: Option<Keys<DynamicsAuth>>,
     /// `/webhooks/hubspot`.
-    pub hubspot: Option<HubSpotAuth>,
-    /// `/webhooks/salesforce`.
+    pub hubspot: Option<Keys<HubSpotAuth>>,
+    /// `/webhooks/salesforce` (org ids are no secret).
     pub salesforce: Option<SalesforceAuth>,
     /// `/webhooks/standard`.
-    pub standard: Option<PassThroughConfig<StandardAuth>>,
+    pub standard: Option<PassThroughConfig<Keys<StandardAuth>>>,
     /// `/webhooks/stripe`.
-    pub stripe: Option<PassThroughConfig<StripeAuth>>,
+    pub stripe: Option<PassThroughConfig<Keys<StripeAuth>>>,
     /// `/webhooks/cloudevents`.
-    pub cloudevents: Option<CloudEventsAuth>,
+    pub cloudevents: Option<Keys<CloudEventsAuth>>,
+}
+
+impl Providers {
+    /// Reads every referenced secret once and builds its verifier, so that
+    /// a missing or malformed secret fails the start-up.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable and the reference.
+    pub async fn check(&self) -> Result<(), ConfigError> {
+        if let Some(k) = &self.dynamics {
+            k.check().await?;
+        }
+        if let Some(k) = &self.hubspot {
+            k.check().await?;
+        }
+        if let Some(p) = &self.standard {
+            p.auth.check().await?;
+        }
+        if let Some(p) = &self.stripe {
+            p.auth.check().await?;
+        }
+        if let Some(k) = &self.cloudevents {
+            k.check().await?;
+        }
+        Ok(())
+    }
+}
+
+/// `var`'s keys, when set.
+fn keys<A: Send + Sync + 'static>(
+    settings: &Settings,
+    secrets: &SecretResolver,
+    var: &str,
+    parse: impl Fn(&str) -> Result<A, InvalidSecret> + Send + Sync + 'static,
+) -> Result<Option<Keys<A>>, ConfigError> {
+    match secrets.secret(settings, var)? {
+        None => Ok(None),
+        Some(secret) => Keys::new(secret, parse).map(Some),
+    }
 }
 
 /// Every setting of crm-webhook.
@@ -97,16 +140,38 @@ fn event_type(settings: &Settings, var: &str) -> Result<Option<String>, ConfigEr
 }
 
 impl Config {
-    /// Reads every setting. Secret values are never part of an error.
+    /// Reads every setting, secrets as plain values (a secret store
+    /// reference is refused, naming the variable). Secret values are never
+    /// part of an error.
     ///
     /// # Errors
     /// [`ConfigError`] naming the first missing or malformed variable.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        Self::read(settings, &SecretResolver::plain_only())
+    }
+
+    /// Reads every setting; a secret may be a reference `secrets` resolves
+    /// (`secretsmanager:..`, `ssm:..`), read once now and re-read after the
+    /// TTL by the requests that verify with it.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first missing or malformed variable, or
+    /// the secret that cannot be read (and its reference).
+    pub async fn load(settings: &Settings, secrets: &SecretResolver) -> Result<Self, ConfigError> {
+        let config = Self::read(settings, secrets)?;
+        config.providers.check().await?;
+        Ok(config)
+    }
+
+    fn read(settings: &Settings, secrets: &SecretResolver) -> Result<Self, ConfigError> {
         let invalid = |var: &str, reason: &dyn std::fmt::Display| {
             ConfigError::invalid(settings.source_of(var), reason)
         };
         let mut providers = Providers::default();
-        if let Some(keys) = settings.optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY") {
+        if settings
+            .optional("SWITCHYARD_DYNAMICS_WEBHOOK_KEY")
+            .is_some()
+        {
             let header = settings
                 .optional("SWITCHYARD_DYNAMICS_WEBHOOK_HEADER")
                 .unwrap_or_else(|| DEFAULT_KEY_HEADER.to_owned());
@@ -116,13 +181,22 @@ impl Config {
                     &"not a valid HTTP header name",
                 )
             })?;
-            providers.dynamics = Some(DynamicsAuth {
-                header,
-                keys: Secrets::parse_plain(&keys)
-                    .map_err(|e| invalid("SWITCHYARD_DYNAMICS_WEBHOOK_KEY", &e))?,
-            });
+            providers.dynamics = keys(
+                settings,
+                secrets,
+                "SWITCHYARD_DYNAMICS_WEBHOOK_KEY",
+                move |list| {
+                    Ok(DynamicsAuth {
+                        header: header.clone(),
+                        keys: Secrets::parse_plain(list)?,
+                    })
+                },
+            )?;
         }
-        if let Some(secrets) = settings.optional("SWITCHYARD_HUBSPOT_CLIENT_SECRET") {
+        if settings
+            .optional("SWITCHYARD_HUBSPOT_CLIENT_SECRET")
+            .is_some()
+        {
             let accept_legacy = match settings
                 .optional("SWITCHYARD_HUBSPOT_ACCEPT_LEGACY_SIGNATURES")
                 .as_deref()
@@ -136,11 +210,17 @@ impl Config {
                     ));
                 }
             };
-            providers.hubspot = Some(HubSpotAuth {
-                secrets: Secrets::parse_plain(&secrets)
-                    .map_err(|e| invalid("SWITCHYARD_HUBSPOT_CLIENT_SECRET", &e))?,
-                accept_legacy,
-            });
+            providers.hubspot = keys(
+                settings,
+                secrets,
+                "SWITCHYARD_HUBSPOT_CLIENT_SECRET",
+                move |list| {
+                    Ok(HubSpotAuth {
+                        secrets: Secrets::parse_plain(list)?,
+                        accept_legacy,
+                    })
+                },
+            )?;
         }
         if let Some(ids) = settings.optional("SWITCHYARD_SALESFORCE_ORG_IDS") {
             providers.salesforce = Some(
@@ -148,38 +228,58 @@ impl Config {
                     .map_err(|e| invalid("SWITCHYARD_SALESFORCE_ORG_IDS", &e))?,
             );
         }
-        if let Some(secrets) = settings.optional("SWITCHYARD_STANDARD_WEBHOOK_SECRET") {
+        if let Some(auth) = keys(
+            settings,
+            secrets,
+            "SWITCHYARD_STANDARD_WEBHOOK_SECRET",
+            StandardAuth::parse,
+        )? {
             providers.standard = Some(PassThroughConfig {
-                auth: StandardAuth::parse(&secrets)
-                    .map_err(|e| invalid("SWITCHYARD_STANDARD_WEBHOOK_SECRET", &e))?,
+                auth,
                 event_type: event_type(settings, "SWITCHYARD_STANDARD_WEBHOOK_EVENT_TYPE")?,
             });
         }
-        if let Some(secrets) = settings.optional("SWITCHYARD_STRIPE_WEBHOOK_SECRET") {
+        if let Some(auth) = keys(
+            settings,
+            secrets,
+            "SWITCHYARD_STRIPE_WEBHOOK_SECRET",
+            |list| {
+                Ok(StripeAuth {
+                    secrets: Secrets::parse_plain(list)?,
+                })
+            },
+        )? {
             providers.stripe = Some(PassThroughConfig {
-                auth: StripeAuth {
-                    secrets: Secrets::parse_plain(&secrets)
-                        .map_err(|e| invalid("SWITCHYARD_STRIPE_WEBHOOK_SECRET", &e))?,
-                },
+                auth,
                 event_type: event_type(settings, "SWITCHYARD_STRIPE_WEBHOOK_EVENT_TYPE")?,
             });
         }
-        if let Some(tokens) = settings.optional("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN") {
+        if settings
+            .optional("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN")
+            .is_some()
+        {
             let rate = match settings.optional("SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE") {
                 None => AllowedRate::Unlimited,
                 Some(r) => AllowedRate::parse(&r)
                     .map_err(|e| invalid("SWITCHYARD_CLOUDEVENTS_ALLOWED_RATE", &e))?,
             };
-            providers.cloudevents = Some(CloudEventsAuth {
-                origins: AllowedOrigins::parse(
-                    &settings
-                        .optional("SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS")
-                        .unwrap_or_default(),
-                ),
-                rate,
-                ..CloudEventsAuth::parse(&tokens)
-                    .map_err(|e| invalid("SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN", &e))?
-            });
+            let origins = AllowedOrigins::parse(
+                &settings
+                    .optional("SWITCHYARD_CLOUDEVENTS_ALLOWED_ORIGINS")
+                    .unwrap_or_default(),
+            );
+            providers.cloudevents = keys(
+                settings,
+                secrets,
+                "SWITCHYARD_CLOUDEVENTS_WEBHOOK_TOKEN",
+                move |list| {
+                    Ok(CloudEventsAuth {
+                        origins: origins.clone(),
+                        rate,
+                        ..CloudEventsAuth::parse(list)?
+                    })
+                },
+            )?;
         }
         if providers.dynamics.is_none()
             && providers.hubspot.is_none()
@@ -345,11 +445,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.providers.dynamics.as_ref().map(|d| d.header.as_str()),
+            c.providers
+                .dynamics
+                .as_ref()
+                .and_then(|d| d.now())
+                .map(|d| d.header.as_str().to_owned())
+                .as_deref(),
             Some("x-contoso-key")
         );
         assert_eq!(
-            c.providers.hubspot.as_ref().map(|h| h.secrets.len()),
+            c.providers
+                .hubspot
+                .as_ref()
+                .and_then(|h| h.now())
+                .map(|h| h.secrets.len()),
             Some(2)
         );
         assert_eq!(c.body_limit_bytes, 2048);
@@ -363,7 +472,7 @@ mod tests {
             Some("order.placed")
         );
         assert!(!format!("{:?}", c.providers.hubspot).contains("\"a\""));
-        let ce = c.providers.cloudevents.as_ref().unwrap();
+        let ce = c.providers.cloudevents.as_ref().unwrap().now().unwrap();
         assert_eq!(ce.tokens.len(), 2);
         assert_eq!(ce.rate, AllowedRate::PerMinute(100));
         assert_eq!(

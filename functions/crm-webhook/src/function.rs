@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use switchyard_contracts::Event;
 use switchyard_contracts::events::{CustomerUpdatedV1, OrderPlacedV2};
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::config::ConfigError;
 use switchyard_triggers::registry::{AuthLevel, Function, HttpApp, HttpMethod, Setting, Trigger};
 use tower::ServiceExt;
@@ -147,7 +148,10 @@ impl HttpApp for WebhookApp {
 /// retry horizon).
 pub fn function() -> Function {
     Function::http(FUNCTION_NAME, &[Trigger::Http], |ctx, store| async move {
-        let config = Config::from_settings(&ctx.settings)?;
+        // a secret may be a secret store reference when the host gives a
+        // resolver (Lambda); without one, plain values only
+        let secrets = ctx.resources.get::<SecretResolver>().unwrap_or_default();
+        let config = Config::load(&ctx.settings, &secrets).await?;
         let store = store.ok_or_else(|| {
             ConfigError::missing(
                 ctx.settings.describe("SWITCHYARD_IDEMPOTENCY"),

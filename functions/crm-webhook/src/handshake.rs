@@ -19,13 +19,17 @@ const ALLOW: HeaderValue = HeaderValue::from_static("POST, OPTIONS");
 /// for an allowed origin; 403 without them for another; 400 for a request
 /// without `WebHook-Request-Origin`; 404 when CloudEvents is not configured.
 /// Every answer carries `Allow: POST, OPTIONS`.
-pub(crate) fn validate(state: &AppState, request: Request) -> Response {
-    let Some(auth) = state.providers.cloudevents.as_ref() else {
+pub(crate) async fn validate(state: &AppState, request: Request) -> Response {
+    let Some(keys) = state.providers.cloudevents.as_ref() else {
         return refused(Refusal::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "no cloudevents webhook is configured here",
         ));
+    };
+    let auth = match keys.get().await {
+        Ok(auth) => auth,
+        Err(e) => return refused(e.into()),
     };
     let (parts, _) = request.into_parts();
     let uri = parts.uri.to_string();
@@ -35,7 +39,7 @@ pub(crate) fn validate(state: &AppState, request: Request) -> Response {
         headers: &parts.headers,
         body: b"",
     };
-    match cloudevents::handshake(&signed, auth) {
+    match cloudevents::handshake(&signed, &auth) {
         Ok(consent) => {
             tracing::info!(origin = %consent.origin, rate = %consent.rate, "CloudEventsHandshakeAllowed");
             let mut response = StatusCode::OK.into_response();

@@ -5,6 +5,7 @@ mod config;
 mod delivery;
 mod function;
 mod handshake;
+mod keys;
 mod receive;
 mod refusal;
 mod router;
@@ -14,6 +15,7 @@ pub use config::{
     PassThroughConfig, Providers,
 };
 pub use function::{SETTINGS, WebhookApp, function};
+pub use keys::Keys;
 pub use router::{AppState, app};
 
 /// The function's name: the idempotency key prefix and log field.

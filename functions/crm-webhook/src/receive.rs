@@ -98,11 +98,11 @@ async fn receive(
         headers: &parts.headers,
         body: &body,
     };
-    let mapped = verify_and_map(state, provider, &signed)?;
+    let mapped = verify_and_map(state, provider, &signed).await?;
     deliver(state, provider, mapped).await
 }
 
-fn verify_and_map(
+async fn verify_and_map(
     state: &AppState,
     provider: Provider,
     request: &SignedRequest<'_>,
@@ -118,13 +118,20 @@ fn verify_and_map(
     };
     Ok(match provider {
         Provider::Dynamics => {
-            dynamics::verify(request, p.dynamics.as_ref().ok_or_else(not_configured)?)?;
+            let auth = p
+                .dynamics
+                .as_ref()
+                .ok_or_else(not_configured)?
+                .get()
+                .await?;
+            dynamics::verify(request, &auth)?;
             let ctx = dynamics::parse(request.body)?;
             let size_exceeded = request.headers.contains_key(dynamics::SIZE_EXCEEDED_HEADER);
             dynamics::map(&ctx, size_exceeded, &state.map_options)?
         }
         Provider::HubSpot => {
-            hubspot::verify(request, p.hubspot.as_ref().ok_or_else(not_configured)?, now)?;
+            let auth = p.hubspot.as_ref().ok_or_else(not_configured)?.get().await?;
+            hubspot::verify(request, &auth, now)?;
             hubspot::map(&hubspot::parse(request.body)?)?
         }
         Provider::Salesforce => {
@@ -135,7 +142,7 @@ fn verify_and_map(
         }
         Provider::Standard => {
             let config = p.standard.as_ref().ok_or_else(not_configured)?;
-            let id = standard::verify(request, &config.auth, now)?;
+            let id = standard::verify(request, &*config.auth.get().await?, now)?;
             standard::map(
                 &id,
                 standard::parse(request.body)?,
@@ -144,12 +151,18 @@ fn verify_and_map(
             )?
         }
         Provider::CloudEvents => {
-            cloudevents::verify(request, p.cloudevents.as_ref().ok_or_else(not_configured)?)?;
+            let auth = p
+                .cloudevents
+                .as_ref()
+                .ok_or_else(not_configured)?
+                .get()
+                .await?;
+            cloudevents::verify(request, &auth)?;
             cloudevents::map(cloudevents::parse(request)?, &state.map_options)?
         }
         Provider::Stripe => {
             let config = p.stripe.as_ref().ok_or_else(not_configured)?;
-            stripe::verify(request, &config.auth, now)?;
+            stripe::verify(request, &*config.auth.get().await?, now)?;
             stripe::map(
                 stripe::parse(request.body)?,
                 config.event_type.as_deref(),

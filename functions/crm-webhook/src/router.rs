@@ -76,7 +76,7 @@ pub fn app(state: AppState) -> Router {
             "/webhooks/cloudevents",
             route(Provider::CloudEvents).merge(options(
                 |State(state): State<Arc<AppState>>, request: Request| async move {
-                    validate(&state, request)
+                    validate(&state, request).await
                 },
             )),
         )

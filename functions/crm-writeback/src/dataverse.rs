@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use switchyard_auth::{ClientCredentials, Credentials, OAuthConfig};
 use switchyard_config::{ConfigError, Settings};
 use switchyard_contracts::events::CrmRecord;
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::HandlerError;
 
 use crate::answer::{self, Answer};
@@ -93,6 +94,11 @@ impl DataverseClient {
         }
     }
 
+    /// How its requests authenticate.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
     /// Writes the number into `column` instead.
     #[must_use]
     pub fn with_column(mut self, column: &str) -> Self {
@@ -111,6 +117,21 @@ impl DataverseClient {
     pub fn from_settings(
         settings: &Settings,
         http: reqwest::Client,
+    ) -> Result<Option<Self>, ConfigError> {
+        Self::from_settings_with(settings, http, &SecretResolver::plain_only())
+    }
+
+    /// As `from_settings`, the client secret or token being a plain value
+    /// or a secret store reference `secrets` resolves (read per request or
+    /// token request through its TTL cache; [`Credentials::check`] reads it
+    /// at start-up).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the malformed or missing variable.
+    pub fn from_settings_with(
+        settings: &Settings,
+        http: reqwest::Client,
+        secrets: &SecretResolver,
     ) -> Result<Option<Self>, ConfigError> {
         let Some(url) = settings.optional("DATAVERSE_URL") else {
             return Ok(None);
@@ -133,7 +154,8 @@ impl DataverseClient {
             None => Credentials::None,
             Some(_) => {
                 let scope = format!("{org_url}/.default");
-                match OAuthConfig::from_settings(settings, "DATAVERSE", Some(&scope))? {
+                match OAuthConfig::from_settings_with(settings, "DATAVERSE", Some(&scope), secrets)?
+                {
                     Some(config) => {
                         Credentials::OAuth(Arc::new(ClientCredentials::new(config, http.clone())))
                     }

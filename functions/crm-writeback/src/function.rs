@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_contracts::events::CrmSystem;
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::config::ConfigError;
 use switchyard_triggers::registry::{BuildContext, DEFAULT_TOPIC, Function, Setting, Trigger};
 
@@ -119,14 +120,21 @@ pub async fn build(ctx: BuildContext) -> Result<CrmWriteback, ConfigError> {
         .connect_timeout(timeout.min(Duration::from_secs(3)))
         .build()
         .map_err(|e| ConfigError::unavailable("the CRM HTTP client", e))?;
+    // the client secrets and HubSpot's token may be secret store
+    // references when the host gives a resolver (Lambda); each is read once
+    // now, so a missing one fails the start-up naming it
+    let secrets = ctx.resources.get::<SecretResolver>().unwrap_or_default();
     let mut handler = CrmWriteback::new();
-    if let Some(client) = DataverseClient::from_settings(settings, http.clone())? {
+    if let Some(client) = DataverseClient::from_settings_with(settings, http.clone(), &secrets)? {
+        client.credentials().check().await?;
         handler = handler.with(CrmSystem::Dynamics, Arc::new(client));
     }
-    if let Some(client) = HubSpotClient::from_settings(settings, http.clone())? {
+    if let Some(client) = HubSpotClient::from_settings_with(settings, http.clone(), &secrets)? {
+        client.credentials().check().await?;
         handler = handler.with(CrmSystem::HubSpot, Arc::new(client));
     }
-    if let Some(client) = SalesforceClient::from_settings(settings, http)? {
+    if let Some(client) = SalesforceClient::from_settings_with(settings, http, &secrets)? {
+        client.credentials().check().await?;
         handler = handler.with(CrmSystem::Salesforce, Arc::new(client));
     }
     if handler.systems().is_empty() {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use switchyard_auth::Credentials;
 use switchyard_config::{ConfigError, Settings};
 use switchyard_contracts::events::CrmRecord;
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::HandlerError;
 
 use crate::answer::{self, Answer};
@@ -44,6 +45,11 @@ fn is_name(name: &str) -> bool {
 }
 
 impl HubSpotClient {
+    /// How its requests authenticate.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
     /// A client for the API at `base_url` writing [`DEFAULT_PROPERTY`].
     pub fn new(base_url: &str, credentials: Credentials, http: reqwest::Client) -> Self {
         HubSpotClient {
@@ -72,7 +78,22 @@ impl HubSpotClient {
         settings: &Settings,
         http: reqwest::Client,
     ) -> Result<Option<Self>, ConfigError> {
-        let Some(token) = settings.optional("HUBSPOT_ACCESS_TOKEN") else {
+        Self::from_settings_with(settings, http, &SecretResolver::plain_only())
+    }
+
+    /// As `from_settings`, the client secret or token being a plain value
+    /// or a secret store reference `secrets` resolves (read per request or
+    /// token request through its TTL cache; [`Credentials::check`] reads it
+    /// at start-up).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the malformed or missing variable.
+    pub fn from_settings_with(
+        settings: &Settings,
+        http: reqwest::Client,
+        secrets: &SecretResolver,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(token) = secrets.secret(settings, "HUBSPOT_ACCESS_TOKEN")? else {
             return Ok(None);
         };
         let url = settings
@@ -88,7 +109,7 @@ impl HubSpotClient {
                 format!("{property:?} is not a property's internal name"),
             ));
         }
-        let credentials = Credentials::Bearer(token.into());
+        let credentials = Credentials::Bearer(token);
         Ok(Some(
             HubSpotClient::new(&base_url, credentials, http).with_property(&property),
         ))

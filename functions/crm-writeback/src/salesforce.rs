@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use switchyard_auth::{ClientAuth, ClientCredentials, Credentials, OAuthConfig};
 use switchyard_config::{ConfigError, Settings};
 use switchyard_contracts::events::CrmRecord;
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::HandlerError;
 
 use crate::answer::{self, Answer};
@@ -110,6 +111,21 @@ impl SalesforceClient {
         settings: &Settings,
         http: reqwest::Client,
     ) -> Result<Option<Self>, ConfigError> {
+        Self::from_settings_with(settings, http, &SecretResolver::plain_only())
+    }
+
+    /// As `from_settings`, the client secret or token being a plain value
+    /// or a secret store reference `secrets` resolves (read per request or
+    /// token request through its TTL cache; [`Credentials::check`] reads it
+    /// at start-up).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the malformed or missing variable.
+    pub fn from_settings_with(
+        settings: &Settings,
+        http: reqwest::Client,
+        secrets: &SecretResolver,
+    ) -> Result<Option<Self>, ConfigError> {
         let Some(url) = settings.optional("SALESFORCE_URL") else {
             return Ok(None);
         };
@@ -132,7 +148,7 @@ impl SalesforceClient {
                 format!("{field:?} is not a field's API name"),
             ));
         }
-        let credentials = match oauth(settings, &instance_url)? {
+        let credentials = match oauth_with(settings, &instance_url, secrets)? {
             Some(config) => {
                 Credentials::OAuth(Arc::new(ClientCredentials::new(config, http.clone())))
             }
@@ -143,6 +159,11 @@ impl SalesforceClient {
                 .with_api_version(&version)
                 .with_field(&field),
         ))
+    }
+
+    /// How its requests authenticate.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     fn record_url(&self, record: &CrmRecord) -> Result<String, HandlerError> {
@@ -179,18 +200,34 @@ impl SalesforceClient {
 /// # Errors
 /// [`ConfigError`] naming the missing or malformed variable.
 pub fn oauth(settings: &Settings, instance_url: &str) -> Result<Option<OAuthConfig>, ConfigError> {
+    oauth_with(settings, instance_url, &SecretResolver::plain_only())
+}
+
+/// As [`oauth`], `SALESFORCE_CLIENT_SECRET` being a plain value or a
+/// secret store reference `secrets` resolves.
+///
+/// # Errors
+/// [`ConfigError`] naming the missing or malformed variable.
+pub fn oauth_with(
+    settings: &Settings,
+    instance_url: &str,
+    secrets: &SecretResolver,
+) -> Result<Option<OAuthConfig>, ConfigError> {
     let Some(client_id) = settings.optional("SALESFORCE_CLIENT_ID") else {
         return Ok(None);
     };
     if settings.optional("SALESFORCE_TOKEN_URL").is_some()
         || settings.optional("SALESFORCE_TENANT_ID").is_some()
     {
-        return OAuthConfig::from_settings(settings, "SALESFORCE", None);
+        return OAuthConfig::from_settings_with(settings, "SALESFORCE", None, secrets);
     }
-    let secret = settings.required(
-        "SALESFORCE_CLIENT_SECRET",
-        "the connected app's consumer secret, for the client credentials flow",
-    )?;
+    const SECRET: &str = "SALESFORCE_CLIENT_SECRET";
+    let secret = secrets.secret(settings, SECRET)?.ok_or_else(|| {
+        ConfigError::missing(
+            settings.describe(SECRET),
+            "the connected app's consumer secret, for the client credentials flow",
+        )
+    })?;
     Ok(Some(OAuthConfig {
         token_url: format!("{instance_url}/services/oauth2/token"),
         client_id,

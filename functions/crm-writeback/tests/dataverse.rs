@@ -16,7 +16,7 @@ const COLUMN: &str = "new_erpordernumber";
 fn client(stub: &DataverseStub, token: &str) -> DataverseClient {
     DataverseClient::new(
         &stub.base_url(),
-        Credentials::Bearer(token.into()),
+        Credentials::bearer(token),
         reqwest::Client::new(),
     )
 }

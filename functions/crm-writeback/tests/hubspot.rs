@@ -17,7 +17,7 @@ const PROPERTY: &str = "erp_order_number";
 fn client(stub: &HubSpotStub, token: &str) -> HubSpotClient {
     HubSpotClient::new(
         &stub.base_url(),
-        Credentials::Bearer(token.into()),
+        Credentials::bearer(token),
         reqwest::Client::new(),
     )
 }
@@ -329,4 +329,60 @@ async fn stub_answers_match_the_documented_examples() {
         "VALIDATION_ERROR"
     );
     assert_eq!(stub.writes(&id), 1);
+}
+
+/// `HUBSPOT_ACCESS_TOKEN` as a secret store reference: read at build, sent
+/// per request; after a rotation, the 401 to the cached token re-reads the
+/// store and the write goes through with the new one.
+#[tokio::test]
+async fn a_referenced_token_is_read_from_the_store_and_re_read_after_a_401() {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use switchyard_secrets::{MemorySecretStore, SecretResolver, Versions};
+
+    let live = Arc::new(Mutex::new("pat-1".to_owned()));
+    let check = live.clone();
+    let stub = HubSpotStub::start_with(
+        HubSpotState::new()
+            .with_token_check(Arc::new(move |t: &str| t == check.lock().unwrap().as_str())),
+    )
+    .await;
+    let store = MemorySecretStore::new();
+    store.set("/crm/hubspot-token", Versions::current("pat-1"));
+    let secrets = SecretResolver::new(Arc::new(store.clone()), Duration::from_secs(3600));
+    let s = Settings::from_pairs([
+        ("HUBSPOT_ACCESS_TOKEN", "ssm:/crm/hubspot-token".to_owned()),
+        ("HUBSPOT_URL", stub.base_url()),
+    ]);
+    let c = HubSpotClient::from_settings_with(&s, reqwest::Client::new(), &secrets)
+        .unwrap()
+        .unwrap();
+    c.credentials().check().await.unwrap();
+    let id = stub.create("deals", json!({}));
+    assert_eq!(
+        c.write_erp_number(&deal(&id), "E-1", "c").await.unwrap(),
+        Written::Updated
+    );
+    store.set("/crm/hubspot-token", Versions::current("pat-2"));
+    *live.lock().unwrap() = "pat-2".to_owned();
+    assert_eq!(
+        c.write_erp_number(&deal(&id), "E-2", "c").await.unwrap(),
+        Written::Updated
+    );
+    assert_eq!(stub.field(&id, "erp_order_number"), Some(json!("E-2")));
+
+    // without a store the reference is refused; a missing one names itself
+    let err = HubSpotClient::from_settings(&s, reqwest::Client::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("HUBSPOT_ACCESS_TOKEN"), "{err}");
+    let gone = Settings::from_pairs([("HUBSPOT_ACCESS_TOKEN", "ssm:/crm/none")]);
+    let c = HubSpotClient::from_settings_with(&gone, reqwest::Client::new(), &secrets)
+        .unwrap()
+        .unwrap();
+    let err = c.credentials().check().await.unwrap_err().to_string();
+    assert!(
+        err.contains("HUBSPOT_ACCESS_TOKEN") && err.contains("ssm:/crm/none"),
+        "{err}"
+    );
 }

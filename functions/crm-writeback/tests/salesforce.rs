@@ -16,7 +16,7 @@ const FIELD: &str = "ERP_Order_Number__c";
 fn client(stub: &SalesforceStub, token: &str) -> SalesforceClient {
     SalesforceClient::new(
         &stub.base_url(),
-        Credentials::Bearer(token.into()),
+        Credentials::bearer(token),
         reqwest::Client::new(),
     )
 }
@@ -240,7 +240,9 @@ fn the_token_url_defaults_to_the_instance() {
         "https://acme.my.salesforce.com/services/oauth2/token"
     );
     assert_eq!(config.client_id, "3MVG9-consumer-key");
-    assert!(matches!(&config.auth, ClientAuth::Secret(s) if s == "consumer-secret"));
+    assert!(
+        matches!(&config.auth, ClientAuth::Secret(s) if s.reference().is_none() && s.var() == "SALESFORCE_CLIENT_SECRET")
+    );
     assert_eq!(config.scope.as_deref(), Some("api"));
     assert!(
         oauth(&Settings::from_pairs([("X", "y")]), "https://a")

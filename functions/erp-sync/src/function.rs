@@ -7,6 +7,7 @@ use std::time::Duration;
 use switchyard_auth::{ClientCredentials, Credentials, OAuthConfig};
 use switchyard_contracts::Event;
 use switchyard_contracts::events::{CustomerUpdatedV1, ErpOrderSyncedV1};
+use switchyard_secrets::SecretResolver;
 use switchyard_triggers::config::ConfigError;
 use switchyard_triggers::registry::{BuildContext, DEFAULT_TOPIC, Function, Setting, Trigger};
 use switchyard_triggers::{EntityKey, OrderedBy, PositionOf};
@@ -24,7 +25,7 @@ pub const SETTINGS: &[Setting] = &[
     ),
     Setting::optional(
         "ERP_CLIENT_SECRET",
-        "OAuth client secret (or ERP_CLIENT_CERTIFICATE)",
+        "OAuth client secret, or a reference: secretsmanager:<secret>[#<json key>], ssm:<parameter> (or ERP_CLIENT_CERTIFICATE)",
         "",
     ),
     Setting::optional(
@@ -67,7 +68,10 @@ pub async fn build(ctx: BuildContext) -> Result<ErpSync, ConfigError> {
         .settings
         .required("ERP_BASE_URL", "the base URL of the ERP API")?;
     let timeout = Duration::from_millis(ctx.settings.parse_or("ERP_TIMEOUT_MS", 5_000)?);
-    let credentials = match OAuthConfig::from_settings(&ctx.settings, "ERP", None)? {
+    // ERP_CLIENT_SECRET may be a secret store reference when the host
+    // gives a resolver (Lambda): read per token request through its cache
+    let secrets = ctx.resources.get::<SecretResolver>().unwrap_or_default();
+    let credentials = match OAuthConfig::load(&ctx.settings, "ERP", None, &secrets).await? {
         None => Credentials::None,
         Some(config) => {
             let http = reqwest::Client::builder()

@@ -14,6 +14,8 @@
 
 use std::sync::Arc;
 
+use switchyard_secrets::Secret;
+
 mod managed_identity;
 mod oauth;
 mod source;
@@ -34,8 +36,10 @@ pub enum Credentials {
     /// No `Authorization` header (local stubs, open APIs).
     #[default]
     None,
-    /// `Authorization: Bearer <token>`, a token that does not expire.
-    Bearer(Arc<str>),
+    /// `Authorization: Bearer <token>`, a token that does not expire: a
+    /// plain value, or a secret store reference read per request through
+    /// its TTL cache (a 401 re-reads it at once).
+    Bearer(Secret),
     /// A token from an OAuth 2.0 client-credentials grant.
     OAuth(Arc<ClientCredentials>),
 }
@@ -74,6 +78,29 @@ impl SendError {
 }
 
 impl Credentials {
+    /// A static bearer token given as it is.
+    pub fn bearer(token: &str) -> Self {
+        Credentials::Bearer(Secret::plain("bearer token", token))
+    }
+
+    /// Reads a referenced secret once (start-up), so that a missing one
+    /// fails the build naming the variable and the reference.
+    ///
+    /// # Errors
+    /// [`switchyard_config::ConfigError`] from the secret's error.
+    pub async fn check(&self) -> Result<(), switchyard_config::ConfigError> {
+        let secret = match self {
+            Credentials::None => return Ok(()),
+            Credentials::Bearer(secret) => secret,
+            Credentials::OAuth(grant) => match grant.client_secret() {
+                Some(secret) => secret,
+                None => return Ok(()),
+            },
+        };
+        secret.values().await?;
+        Ok(())
+    }
+
     /// Sends the request `build` makes, with this credential's
     /// `Authorization` header. With [`Credentials::OAuth`], a 401 answer
     /// drops the token it was sent with, and the request is built and sent
@@ -87,7 +114,22 @@ impl Credentials {
     ) -> Result<reqwest::Response, SendError> {
         match self {
             Credentials::None => Ok(build().send().await?),
-            Credentials::Bearer(token) => Ok(build().bearer_auth(token).send().await?),
+            Credentials::Bearer(secret) => {
+                let token = secret.current().await.map_err(oauth::token_error)?;
+                let response = build().bearer_auth(&*token).send().await?;
+                if response.status() != reqwest::StatusCode::UNAUTHORIZED
+                    || secret.reference().is_none()
+                {
+                    return Ok(response);
+                }
+                // rotated in the store since it was cached: once more with the new one
+                secret.invalidate();
+                let again = secret.current().await.map_err(oauth::token_error)?;
+                if again == token {
+                    return Ok(response);
+                }
+                Ok(build().bearer_auth(&*again).send().await?)
+            }
             Credentials::OAuth(grant) => grant.send(build).await,
         }
     }

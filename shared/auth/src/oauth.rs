@@ -8,9 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchyard_config::{ConfigError, Settings};
+use switchyard_secrets::{Secret, SecretResolver};
 
 mod assertion;
 mod exchange;
+
+pub(crate) use exchange::token_error;
 
 /// Refresh no later than this long before a token expires...
 pub const REFRESH_MARGIN_MAX: Duration = Duration::from_secs(5 * 60);
@@ -24,8 +27,9 @@ pub const MAX_AGE_WITHOUT_EXPIRY: Duration = Duration::from_secs(30 * 60);
 /// How the client proves who it is to the token endpoint.
 #[derive(Clone)]
 pub enum ClientAuth {
-    /// `client_secret` in the form body.
-    Secret(String),
+    /// `client_secret` in the form body: a plain value, or a secret store
+    /// reference read (through its TTL cache) for every token request.
+    Secret(Secret),
     /// A signed JWT `client_assertion` (RFC 7523; Entra ID certificate credentials).
     Certificate {
         /// The PKCS#8 DER private key (RSA).
@@ -67,7 +71,9 @@ impl OAuthConfig {
     /// Reads `<PREFIX>_CLIENT_ID`, `<PREFIX>_CLIENT_SECRET` or
     /// `<PREFIX>_CLIENT_CERTIFICATE`, `<PREFIX>_TOKEN_URL` or
     /// `<PREFIX>_TENANT_ID`, `<PREFIX>_SCOPE` (else `default_scope`).
-    /// `Ok(None)` when `<PREFIX>_CLIENT_ID` is not set.
+    /// `Ok(None)` when `<PREFIX>_CLIENT_ID` is not set. The client secret
+    /// is a plain value here (a secret store reference is refused, naming
+    /// the variable): hosts with a store use [`OAuthConfig::load`].
     ///
     /// # Errors
     /// [`ConfigError`] naming the missing or malformed variable.
@@ -76,12 +82,58 @@ impl OAuthConfig {
         prefix: &str,
         default_scope: Option<&str>,
     ) -> Result<Option<OAuthConfig>, ConfigError> {
+        Self::from_settings_with(
+            settings,
+            prefix,
+            default_scope,
+            &SecretResolver::plain_only(),
+        )
+    }
+
+    /// As [`OAuthConfig::from_settings`], `<PREFIX>_CLIENT_SECRET` being a
+    /// plain value or a reference `secrets` resolves
+    /// (`secretsmanager:<secret>[#<json key>]`, `ssm:<parameter>`), read
+    /// once now and then for each token request, through the TTL cache: a
+    /// token requested after a rotation uses the new secret.
+    ///
+    /// # Errors
+    /// As [`OAuthConfig::from_settings`]; a missing or unreadable secret
+    /// names the variable and the reference.
+    pub async fn load(
+        settings: &Settings,
+        prefix: &str,
+        default_scope: Option<&str>,
+        secrets: &SecretResolver,
+    ) -> Result<Option<OAuthConfig>, ConfigError> {
+        let config = Self::from_settings_with(settings, prefix, default_scope, secrets)?;
+        if let Some(OAuthConfig {
+            auth: ClientAuth::Secret(secret),
+            ..
+        }) = &config
+        {
+            secret.values().await?;
+        }
+        Ok(config)
+    }
+
+    /// As [`OAuthConfig::load`], without reading the secret yet (the first
+    /// token request does; [`crate::Credentials::check`] reads it at once).
+    ///
+    /// # Errors
+    /// As [`OAuthConfig::from_settings`].
+    pub fn from_settings_with(
+        settings: &Settings,
+        prefix: &str,
+        default_scope: Option<&str>,
+        secrets: &SecretResolver,
+    ) -> Result<Option<OAuthConfig>, ConfigError> {
         let var = |name: &str| format!("{prefix}_{name}");
         let Some(client_id) = settings.optional(&var("CLIENT_ID")) else {
             return Ok(None);
         };
         let (secret_var, cert_var) = (var("CLIENT_SECRET"), var("CLIENT_CERTIFICATE"));
-        let auth = match (settings.optional(&secret_var), settings.optional(&cert_var)) {
+        let secret = secrets.secret(settings, &secret_var)?;
+        let auth = match (secret, settings.optional(&cert_var)) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
                     format!(
@@ -237,6 +289,14 @@ impl ClientCredentials {
         }
     }
 
+    /// The client secret, when the client authenticates with one.
+    pub fn client_secret(&self) -> Option<&Secret> {
+        match &self.config.auth {
+            ClientAuth::Secret(secret) => Some(secret),
+            ClientAuth::Certificate { .. } => None,
+        }
+    }
+
     /// The token URL asked.
     pub fn token_url(&self) -> &str {
         &self.config.token_url
@@ -350,7 +410,7 @@ mod tests {
         let config = OAuthConfig {
             token_url: "https://t/token".into(),
             client_id: "app".into(),
-            auth: ClientAuth::Secret("s3cr3t".into()),
+            auth: ClientAuth::Secret(Secret::plain("ERP_CLIENT_SECRET", "s3cr3t")),
             scope: None,
         };
         let grant = ClientCredentials::new(config.clone(), reqwest::Client::new());

@@ -19,6 +19,7 @@ use switchyard_auth::{
 };
 use switchyard_config::{ConfigError, Settings};
 use switchyard_local::oauth::{OAuthState, OAuthStub};
+use switchyard_secrets::{MemorySecretStore, Secret, SecretResolver, Versions};
 
 const CLIENT: &str = "erp-client";
 const SECRET: &str = "s3cr3t-value-never-logged";
@@ -97,7 +98,7 @@ fn secret_config(token_url: String, secret: &str) -> OAuthConfig {
     OAuthConfig {
         token_url,
         client_id: CLIENT.into(),
-        auth: ClientAuth::Secret(secret.into()),
+        auth: ClientAuth::Secret(Secret::plain("ERP_CLIENT_SECRET", secret)),
         scope: Some(SCOPE.into()),
     }
 }
@@ -557,4 +558,64 @@ fn settings_errors_name_the_variables() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("ERP_SYNC__ERP_CLIENT_SECRET"), "{err}");
+}
+
+/// A client secret from a secret store: read for the token request; after a
+/// rotation (the token endpoint knows only the new secret), a refused token
+/// request re-reads the store and asks again, before the TTL has passed.
+#[tokio::test]
+async fn a_stored_client_secret_is_re_read_when_the_token_endpoint_refuses_it() {
+    let stub = OAuthStub::start().await;
+    stub.state().register_secret(CLIENT, SECRET);
+    let resource = resource(stub.state().clone()).await;
+    let store = MemorySecretStore::new();
+    store.set(
+        "erp",
+        Versions::current(format!(r#"{{"client_secret":"{SECRET}"}}"#)),
+    );
+    let secrets = SecretResolver::new(Arc::new(store.clone()), Duration::from_secs(3600));
+    let settings = Settings::from_pairs([
+        ("ERP_CLIENT_ID", CLIENT.to_owned()),
+        (
+            "ERP_CLIENT_SECRET",
+            "secretsmanager:erp#client_secret".to_owned(),
+        ),
+        ("ERP_TOKEN_URL", stub.entra_token_url("contoso")),
+        ("ERP_SCOPE", SCOPE.to_owned()),
+    ]);
+    let config = OAuthConfig::load(&settings, "ERP", None, &secrets)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!format!("{config:?}").contains(SECRET));
+    let credentials = Credentials::OAuth(grant(config));
+    let url = format!("{}/ok", resource.base_url);
+    assert_eq!(get_status(&credentials, &url).await.unwrap(), 200);
+    assert_eq!(store.reads(), 1);
+
+    stub.state().register_secret(CLIENT, "rotated-secret");
+    store.rotate("erp", r#"{"client_secret":"rotated-secret"}"#);
+    stub.state().revoke_all();
+    assert_eq!(get_status(&credentials, &url).await.unwrap(), 200);
+    // the refused request with the cached secret, then the new one
+    assert_eq!(stub.state().requests(), 3);
+    assert_eq!(store.reads(), 2);
+
+    // a plain reader refuses the reference, naming the variable
+    let err = OAuthConfig::from_settings(&settings, "ERP", None).unwrap_err();
+    assert!(err.to_string().contains("ERP_CLIENT_SECRET"), "{err}");
+    // a missing secret names the variable and the reference
+    let missing = Settings::from_pairs([
+        ("ERP_CLIENT_ID", CLIENT),
+        ("ERP_CLIENT_SECRET", "ssm:/erp/none"),
+        ("ERP_TOKEN_URL", "https://t.example/token"),
+    ]);
+    let err = OAuthConfig::load(&missing, "ERP", None, &secrets)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ERP_CLIENT_SECRET") && err.contains("ssm:/erp/none"),
+        "{err}"
+    );
 }

@@ -98,7 +98,8 @@ pub async fn build(
             .copied()
             .filter(|t| t.is_aws())
             .collect(),
-        resources: Resources::new(),
+        // secret settings may be secretsmanager: / ssm: references
+        resources: Resources::new().with(crate::secrets::resolver(settings, aws)?),
     };
     if platform.triggers.is_empty() {
         return Err(ConfigError::unavailable(

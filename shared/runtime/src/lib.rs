@@ -7,5 +7,7 @@ pub mod azure_files;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod platform;
+#[cfg(feature = "lambda")]
+pub mod secrets;
 
 pub use platform::{DynamoDbClient, NoPublisher, open_store};

@@ -1,6 +1,7 @@
 //! One token request (RFC 6749 §4.4.2) and the classification of its answer
 //! (§5.1 success, §5.2 error).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -29,14 +30,15 @@ impl std::fmt::Debug for Issued {
     }
 }
 
-/// The form body of a token request.
-pub(crate) fn form(config: &OAuthConfig) -> Result<String, TokenError> {
+/// The form body of a token request; `secret` is the client secret's value
+/// now (with [`ClientAuth::Secret`]).
+pub(crate) fn form(config: &OAuthConfig, secret: Option<&str>) -> Result<String, TokenError> {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "client_credentials");
     form.append_pair("client_id", &config.client_id);
     match &config.auth {
-        ClientAuth::Secret(secret) => {
-            form.append_pair("client_secret", secret);
+        ClientAuth::Secret(_) => {
+            form.append_pair("client_secret", secret.unwrap_or_default());
         }
         ClientAuth::Certificate {
             key_pkcs8,
@@ -59,12 +61,58 @@ pub(crate) fn form(config: &OAuthConfig) -> Result<String, TokenError> {
     Ok(form.finish())
 }
 
-/// Asks the token endpoint for a token.
+/// A secret that could not be read, as a token error: transient when the
+/// store was unreachable.
+pub(crate) fn token_error(e: switchyard_secrets::SecretError) -> TokenError {
+    if e.is_transient() {
+        TokenError::Unavailable(e.to_string())
+    } else {
+        TokenError::Refused(e.to_string())
+    }
+}
+
+/// The client secret's value now: a secret store that cannot be reached is
+/// transient, a missing or unreadable secret a refusal.
+async fn client_secret(config: &OAuthConfig) -> Result<Option<Arc<str>>, TokenError> {
+    match &config.auth {
+        ClientAuth::Secret(secret) => secret.current().await.map(Some).map_err(token_error),
+        ClientAuth::Certificate { .. } => Ok(None),
+    }
+}
+
+/// Asks the token endpoint for a token. When it refuses a client secret
+/// read from a secret store, the secret is re-read at once and, if it was
+/// rotated meanwhile, asked once more with the new value.
 pub(crate) async fn request(
     http: &reqwest::Client,
     config: &OAuthConfig,
 ) -> Result<Issued, TokenError> {
-    let body = form(config)?;
+    let secret = client_secret(config).await?;
+    let first = attempt(http, config, secret.as_deref()).await;
+    let ClientAuth::Secret(stored) = &config.auth else {
+        return first;
+    };
+    if !matches!(first, Err(TokenError::Refused(_))) || stored.reference().is_none() {
+        return first;
+    }
+    stored.invalidate();
+    let again = client_secret(config).await?;
+    if again == secret {
+        return first;
+    }
+    tracing::info!(
+        var = stored.var(),
+        "oauth client secret rotated: asking again"
+    );
+    attempt(http, config, again.as_deref()).await
+}
+
+async fn attempt(
+    http: &reqwest::Client,
+    config: &OAuthConfig,
+    secret: Option<&str>,
+) -> Result<Issued, TokenError> {
+    let body = form(config, secret)?;
     let response = http
         .post(&config.token_url)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -77,14 +125,7 @@ pub(crate) async fn request(
     let bytes = response.bytes().await.map_err(|e| {
         TokenError::Unavailable(format!("answer cut off: {}", describe_transport(&e)))
     })?;
-    classify(status, &bytes, secret_of(config))
-}
-
-fn secret_of(config: &OAuthConfig) -> Option<&str> {
-    match &config.auth {
-        ClientAuth::Secret(secret) => Some(secret),
-        ClientAuth::Certificate { .. } => None,
-    }
+    classify(status, &bytes, secret)
 }
 
 fn describe_transport(e: &reqwest::Error) -> String {
