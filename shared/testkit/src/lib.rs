@@ -11,7 +11,9 @@ use std::env;
 pub mod bicep;
 pub mod esm;
 pub mod lambda;
+pub mod lambda_driver;
 pub mod moto;
+pub mod redis_server;
 pub mod servicebus_fake;
 
 /// How to get the emulators, repeated in every failure message.
