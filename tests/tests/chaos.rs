@@ -317,21 +317,22 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         }
     }
     // holds: where erp-sync is killed
-    let mut holds: Vec<(String, Hold)> = Vec::new();
+    let mut holds: Vec<(String, HoldPoint, Hold)> = Vec::new();
     let mut free_orders = (0..plan.orders)
         .map(order_id)
         .filter(|id| !scripted.contains(id));
     for point in [HoldPoint::BeforeEffect, HoldPoint::AfterEffect] {
         for _ in 0..3 {
             let id = free_orders.next().expect("enough orders");
-            holds.push((id.clone(), erp.hold_next(&id, point)));
+            holds.push((id.clone(), point, erp.hold_next(&id, point)));
         }
     }
     if let Some(c) = (0..plan.customers)
         .map(customer_id)
         .find(|id| !scripted.contains(id))
     {
-        holds.push((c.clone(), erp.hold_next(&c, HoldPoint::AfterEffect)));
+        let point = HoldPoint::AfterEffect;
+        holds.push((c.clone(), point, erp.hold_next(&c, point)));
     }
 
     send_all(&sqs, &queue.url, &plan.bodies).await;
@@ -378,14 +379,19 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     // ---------------------------------------------------------- the faults
     let kill_lock = Arc::new(tokio::sync::Mutex::new(()));
     let mut faults = tokio::task::JoinSet::new();
-    for (id, hold) in holds.clone() {
+    for (id, point, hold) in holds.clone() {
         let (function, kill_lock) = (function.clone(), kill_lock.clone());
         faults.spawn(async move {
             hold.arrived().await;
             let _one_at_a_time = kill_lock.lock().await;
-            function.kill();
+            let what = if function.busy() {
+                function.kill();
+                format!("killed while the ERP call for {id} was held ({point:?})")
+            } else {
+                format!("the ERP call for {id} was held ({point:?}), its process already killed")
+            };
             hold.release();
-            format!("killed while the ERP call for {id} was held")
+            what
         });
     }
     let expected_effects = plan.orders + plan.customers * UPDATES_PER_CUSTOMER;
@@ -463,15 +469,19 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     let started = Instant::now();
     let (mut invocations, mut failed_invocations, mut received, mut redelivered) = (0, 0, 0, 0);
     let mut reported_failures = 0;
-    let mut in_function = Duration::ZERO;
+    let mut in_poll = Duration::ZERO;
+    let in_function = Arc::new(std::sync::Mutex::new(Duration::ZERO));
     let mut progress_at = Duration::from_secs(15);
     loop {
-        let function = function.clone();
-        let invoked = Instant::now();
+        let (function, in_function) = (function.clone(), in_function.clone());
+        let polled = Instant::now();
         let poll = esm
             .poll_once_fallible(|event| async move {
                 let payload = serde_json::to_value(&event).expect("an SQS event as JSON");
-                let answer = function.invoke(payload).await?;
+                let invoked = Instant::now();
+                let answer = function.invoke(payload).await;
+                *in_function.lock().expect("a duration") += invoked.elapsed();
+                let answer = answer?;
                 serde_json::from_value::<SqsBatchResponse>(answer.clone())
                     .map_err(|_| InvokeError::Function(answer))
             })
@@ -485,7 +495,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             progress_at += Duration::from_secs(15);
         }
         if poll.received > 0 {
-            in_function += invoked.elapsed();
+            in_poll += polled.elapsed();
             invocations += 1;
             received += poll.received;
             redelivered += poll.redelivered;
@@ -696,11 +706,12 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         plan.bodies.len() as f64 / drained.as_secs_f64()
     );
     println!(
-        "chaos: {invocations} invocations ({failed_invocations} failed as a whole: crashed {}, timed out {}), {} process starts; {received} messages received, {redelivered} of them redeliveries; {reported_failures} reported as batch item failures; {:.1} s spent receiving, invoking and deleting",
+        "chaos: {invocations} invocations ({failed_invocations} failed as a whole: crashed {}, timed out {}), {} process starts; {received} messages received, {redelivered} of them redeliveries; {reported_failures} reported as batch item failures; {:.1} s in polls with messages, {:.1} s of them in erp-sync",
         stats.crashed,
         stats.timed_out,
         stats.starts,
-        in_function.as_secs_f64()
+        in_poll.as_secs_f64(),
+        in_function.lock().expect("a duration").as_secs_f64()
     );
     println!(
         "chaos: ERP: {} calls, {erp_errors} answered with an error ({scripted_failures} scripted), {order_repeats} repeated order upserts answered `unchanged` (same Idempotency-Key), {} orders created, {applied_updates} customer states applied, {replays} customer updates replayed with the same key",

@@ -79,16 +79,18 @@ pub struct ProcessStats {
     pub timed_out: u64,
 }
 
+type Reply = oneshot::Sender<Result<Value, InvokeError>>;
+
 struct Pending {
     payload: Value,
-    reply: oneshot::Sender<Result<Value, InvokeError>>,
+    reply: Reply,
 }
 
 struct Shared {
     generation: watch::Sender<u64>,
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     /// request id → (generation, reply)
-    in_flight: Mutex<HashMap<String, (u64, oneshot::Sender<Result<Value, InvokeError>>)>>,
+    in_flight: Mutex<HashMap<String, (u64, Reply)>>,
     next_request: AtomicU64,
     timeout: Duration,
 }
