@@ -38,7 +38,11 @@ use switchyard_local::package::archive;
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
 use switchyard_testkit::lambda_driver::{FunctionConfig, FunctionProcess, InvokeError};
 use switchyard_testkit::redis_server::RedisServer;
+use switchyard_testkit::throttle_proxy::{ThrottleProxy, Throttling};
 use switchyard_triggers::park::attributes;
+
+/// The two scenarios run one after the other: each has the machine.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const DEFAULT_MESSAGES: usize = 1_000;
 /// Updates sent per customer (shuffled with everything else).
@@ -53,6 +57,8 @@ const MAX_RECEIVE_COUNT: u32 = 16;
 const ERP_TIMEOUT_MS: u64 = 500;
 const LATE_ANSWER: Duration = Duration::from_millis(900);
 const REDIS_OUTAGE: Duration = Duration::from_secs(10);
+/// Messages kept on the queue at most while the rest waits to be sent.
+const BACKLOG: usize = 500;
 
 fn env_number(var: &str, default: u64) -> u64 {
     match std::env::var(var) {
@@ -247,6 +253,7 @@ fn effects(calls: &[ErpCall]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
+    let _one_suite_at_a_time = SERIAL.lock().await;
     let messages = env_number("SWITCHYARD_CHAOS_MESSAGES", DEFAULT_MESSAGES as u64) as usize;
     assert!(
         messages >= 100,
@@ -335,9 +342,12 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         holds.push((c.clone(), point, erp.hold_next(&c, point)));
     }
 
-    send_all(&sqs, &queue.url, &plan.bodies).await;
+    // a backlog first, the rest as the queue goes down (moto's receive
+    // time grows with the queue's length)
+    let first = plan.bodies.len().min(BACKLOG);
+    send_all(&sqs, &queue.url, &plan.bodies[..first]).await;
     println!(
-        "chaos: sent {} messages: {} orders, {} customers x {UPDATES_PER_CUSTOMER} updates (shuffled), {} duplicates, {} poison; {} ERP ids scripted to fail or answer late ({late_answers} late), {} kill points held",
+        "chaos: sending {} messages ({first} now, the rest while the queue holds less than {BACKLOG}): {} orders, {} customers x {UPDATES_PER_CUSTOMER} updates (shuffled), {} duplicates, {} poison; {} ERP ids scripted to fail or answer late ({late_answers} late), {} kill points held",
         plan.bodies.len(),
         plan.orders,
         plan.customers,
@@ -460,11 +470,27 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         })
     };
 
+    let feeder = {
+        let (sqs, url, rest) = (
+            sqs.clone(),
+            queue.url.clone(),
+            plan.bodies[first..].to_vec(),
+        );
+        tokio::spawn(async move {
+            for wave in rest.chunks(100) {
+                while queue_depth(&sqs, &url).await >= BACKLOG {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                send_all(&sqs, &url, wave).await;
+            }
+        })
+    };
+
     // ---------------------------------------------------------- the poller
     let esm = EventSourceMapping::new(sqs.clone(), &queue.url).await;
     let limit = Duration::from_secs(env_number(
         "SWITCHYARD_CHAOS_LIMIT_SECS",
-        150 + messages as u64 / 20,
+        150 + messages as u64 / 10,
     ));
     let started = Instant::now();
     let (mut invocations, mut failed_invocations, mut received, mut redelivered) = (0, 0, 0, 0);
@@ -504,7 +530,10 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             } else {
                 reported_failures += poll.failed;
             }
-        } else if outage.is_finished() && queue_depth(&sqs, &queue.url).await == 0 {
+        } else if feeder.is_finished()
+            && outage.is_finished()
+            && queue_depth(&sqs, &queue.url).await == 0
+        {
             break;
         }
         assert!(
@@ -515,6 +544,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         );
     }
     let drained = started.elapsed();
+    feeder.await.expect("the feeder");
     stop.store(true, Ordering::Relaxed);
     let mut kills = Vec::new();
     while let Some(done) = tokio::time::timeout(Duration::from_secs(10), faults.join_next())
@@ -735,6 +765,263 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     assert!(
         failures.is_empty(),
         "{} failures (seed {seed}; erp-sync log {}):\n{}",
+        failures.len(),
+        log.display(),
+        failures.join("\n")
+    );
+}
+
+/// A Function URL request (payload format 2.0) of a Standard Webhooks
+/// delivery `id`, signed with `key` now.
+fn webhook_request(key: &[u8], id: &str, body: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let signature = switchyard_webhooks::standard::sign(key, id, now, body.as_bytes());
+    json!({
+        "version": "2.0", "routeKey": "$default",
+        "rawPath": "/webhooks/standard", "rawQueryString": "",
+        "headers": {
+            "content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws",
+            "webhook-id": id, "webhook-timestamp": now.to_string(),
+            "webhook-signature": signature
+        },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc",
+            "domainName": "abc.lambda-url.us-east-1.on.aws", "domainPrefix": "abc",
+            "http": {"method": "POST", "path": "/webhooks/standard", "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": "switchyard-chaos"},
+            "requestId": id, "routeKey": "$default", "stage": "$default",
+            "time": "01/Dec/2026:10:00:00 +0000", "timeEpoch": now * 1000
+        },
+        "body": body, "isBase64Encoded": false
+    })
+}
+
+/// What one sender saw.
+#[derive(Default)]
+struct Sent {
+    attempts: usize,
+    unavailable: usize,
+    resent_after_success: usize,
+    /// delivery id → the event ids its accepting answer named
+    event_ids: BTreeMap<String, Vec<String>>,
+    failures: Vec<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_webhook_burst_with_retries_while_the_bus_is_throttled() {
+    let _one_suite_at_a_time = SERIAL.lock().await;
+    let deliveries = env_number("SWITCHYARD_CHAOS_WEBHOOKS", 500) as usize;
+    let seed = env_number("SWITCHYARD_CHAOS_SEED", fastrand::u64(..));
+    println!("webhooks: {deliveries} deliveries, seed {seed}");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let binary = packaged_bootstrap("crm-webhook", dir.path());
+    let aws = switchyard_testkit::aws_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let eb = aws_sdk_eventbridge::Client::new(&aws);
+    let route = switchyard_testkit::moto::BusToQueue::create(
+        &eb,
+        &sqs,
+        r#"{"detail-type":["order.placed"]}"#,
+    )
+    .await;
+    let proxy = ThrottleProxy::start(
+        &switchyard_testkit::aws_endpoint(),
+        "AWSEvents.PutEvents",
+        seed,
+    )
+    .await;
+    proxy.set(Throttling {
+        throttled: 0.50,
+        lost_answers: 0.05,
+    });
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let key = switchyard_webhooks::standard::StandardAuth::parse(secret).expect("the secret");
+    let key = key.keys.iter().next().expect("a key").expose().to_vec();
+    let log = std::env::temp_dir().join(format!("switchyard-chaos-webhooks-{seed}.log"));
+    // two execution environments, as Lambda scales out for a burst, sharing
+    // the dedupe store (a redis-server of the test's own)
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir).expect("the redis dir");
+    let redis = RedisServer::start(&redis_dir);
+    let mut functions = Vec::new();
+    for _ in 0..2 {
+        functions.push(Arc::new(
+            FunctionProcess::start(FunctionConfig {
+                binary: binary.clone(),
+                env: [
+                    ("SWITCHYARD_STANDARD_WEBHOOK_SECRET", secret.to_owned()),
+                    ("SWITCHYARD_IDEMPOTENCY", redis.url()),
+                    ("EVENT_BUS_NAME", route.bus.clone()),
+                    ("AWS_ENDPOINT_URL", proxy.url()),
+                    // no SDK retries under the publisher's two attempts: a
+                    // throttled bus is answered 503 fast and the sender retries
+                    ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+                    ("PUBLISH_MAX_ATTEMPTS", "2".to_owned()),
+                    ("RUST_LOG", "warn".to_owned()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+                timeout: Duration::from_secs(15),
+                log: Some(log.clone()),
+            })
+            .await,
+        ));
+    }
+
+    // four senders at once, each retrying a delivery until it is accepted
+    // (a Standard Webhooks sender re-signs each attempt) and resending 10%
+    // of the accepted ones, as a sender that lost the answer does
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for s in 0..4 {
+        let (function, key) = (functions[s as usize % 2].clone(), key.clone());
+        let mut rng = fastrand::Rng::with_seed(seed ^ s);
+        senders.spawn(async move {
+            let mut sent = Sent::default();
+            for d in (s as usize..deliveries).step_by(4) {
+                let id = format!("msg_chaos_{d:05}");
+                let body = json!({
+                    "type": "order.placed", "timestamp": "2026-11-23T09:00:00Z",
+                    "data": {"orderId": format!("O-W{d:05}"), "customerId": "C-1", "currency": "EUR",
+                             "lines": [], "total": "10.00", "placedAt": "2026-11-23T08:59:00Z"}
+                })
+                .to_string();
+                let resend = rng.f64() < 0.10;
+                let mut accepted = false;
+                for attempt in 0..12 {
+                    sent.attempts += 1;
+                    let answer = function.invoke(webhook_request(&key, &id, &body)).await;
+                    let Ok(answer) = answer else {
+                        sent.failures.push(format!("{id}: {answer:?}"));
+                        break;
+                    };
+                    let status = answer["statusCode"].as_u64().unwrap_or(0);
+                    let reply: Value = answer["body"]
+                        .as_str()
+                        .and_then(|b| serde_json::from_str(b).ok())
+                        .unwrap_or(Value::Null);
+                    let ids: Vec<String> = reply["eventIds"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default();
+                    match status {
+                        202 | 200 if !accepted => {
+                            sent.event_ids.insert(id.clone(), ids);
+                            accepted = true;
+                            if !resend {
+                                break;
+                            }
+                            sent.resent_after_success += 1;
+                        }
+                        200 if accepted => {
+                            if sent.event_ids.get(&id) != Some(&ids) || reply["status"] != "duplicate" {
+                                sent.failures.push(format!("{id}: the resend answered {reply}"));
+                            }
+                            break;
+                        }
+                        503 | 500 | 502 | 504 | 429 => {
+                            sent.unavailable += 1;
+                            tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+                        }
+                        _ => {
+                            sent.failures.push(format!("{id}: answered {status} {reply}"));
+                            break;
+                        }
+                    }
+                }
+                if !accepted && sent.failures.iter().all(|f| !f.starts_with(&id)) {
+                    sent.failures.push(format!("{id}: never accepted in 12 attempts"));
+                }
+            }
+            sent
+        });
+    }
+    let mut sent = Sent::default();
+    while let Some(done) = senders.join_next().await {
+        let s = done.expect("a sender");
+        sent.attempts += s.attempts;
+        sent.unavailable += s.unavailable;
+        sent.resent_after_success += s.resent_after_success;
+        sent.event_ids.extend(s.event_ids);
+        sent.failures.extend(s.failures);
+    }
+    let answered = started.elapsed();
+
+    // what reached the bus (its rule's queue): every accepted event, a
+    // lost answer's retry possibly twice under the same id
+    let expected: BTreeSet<String> = sent.event_ids.values().flatten().cloned().collect();
+    let messages = switchyard_testkit::moto::receive(
+        &sqs,
+        &route.queue.url,
+        expected.len(),
+        Duration::from_secs(3),
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut on_bus: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &messages {
+        let event: Value =
+            serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null);
+        let detail = match &event["detail"] {
+            Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+            d => d.clone(),
+        };
+        let id = detail["id"].as_str().unwrap_or_default().to_owned();
+        *on_bus.entry(id).or_default() += 1;
+    }
+    let mut failures = sent.failures;
+    if sent.event_ids.len() != deliveries {
+        failures.push(format!(
+            "{} of {deliveries} deliveries accepted",
+            sent.event_ids.len()
+        ));
+    }
+    if expected.len() != deliveries {
+        failures.push(format!(
+            "{} distinct event ids for {deliveries} deliveries",
+            expected.len()
+        ));
+    }
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|id| !on_bus.contains_key(*id))
+        .collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "{} accepted events never reached the bus: {missing:?}",
+            missing.len()
+        ));
+    }
+    let unexpected: Vec<&String> = on_bus.keys().filter(|id| !expected.contains(*id)).collect();
+    if !unexpected.is_empty() {
+        failures.push(format!("events on the bus no answer named: {unexpected:?}"));
+    }
+    let repeated: usize = on_bus.values().map(|n| n.saturating_sub(1)).sum();
+    let stats = proxy.stats();
+    println!(
+        "webhooks: {deliveries} deliveries answered in {:.1} s ({:.0} deliveries/s): {} attempts, {} answered unavailable (retried), {} resent after success (answered duplicate)",
+        answered.as_secs_f64(),
+        deliveries as f64 / answered.as_secs_f64(),
+        sent.attempts,
+        sent.unavailable,
+        sent.resent_after_success
+    );
+    println!(
+        "webhooks: PutEvents: {} calls, {} throttled, {} answers lost after the put; bus: {} events, {} distinct, {repeated} repeated under the same id",
+        stats.calls,
+        stats.throttled,
+        stats.lost_answers,
+        messages.len(),
+        on_bus.len()
+    );
+    route.delete(&eb, &sqs).await;
+    if failures.is_empty() {
+        let _ = std::fs::remove_file(&log);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures (seed {seed}; crm-webhook log {}):\n{}",
         failures.len(),
         log.display(),
         failures.join("\n")

@@ -15,6 +15,7 @@ pub mod lambda_driver;
 pub mod moto;
 pub mod redis_server;
 pub mod servicebus_fake;
+pub mod throttle_proxy;
 
 /// How to get the emulators, repeated in every failure message.
 pub const HOW_TO_RUN: &str = "run the whole suite with `bash scripts/test.sh` (see README.md), which installs and starts the emulators";
