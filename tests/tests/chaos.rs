@@ -23,7 +23,6 @@
 //! `SWITCHYARD_CHAOS_SEED` the random seed (printed by every run).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -34,9 +33,9 @@ use aws_sdk_sqs::types::{
 };
 use serde_json::{Value, json};
 use switchyard_local::erp::{ErpCall, ErpStub, Hold, HoldPoint};
-use switchyard_local::package::archive;
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
 use switchyard_testkit::lambda_driver::{FunctionConfig, FunctionProcess, InvokeError};
+use switchyard_testkit::package::lambda_bootstrap;
 use switchyard_testkit::redis_server::RedisServer;
 use switchyard_testkit::throttle_proxy::{ThrottleProxy, Throttling};
 use switchyard_triggers::park::attributes;
@@ -68,36 +67,6 @@ fn env_number(var: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{var}={v} is not a number")),
         _ => default,
     }
-}
-
-/// `<SWITCHYARD_PACKAGE_DIR>/aws/<function>.zip`'s bootstrap, unzipped
-/// (0755) into `dir`.
-fn packaged_bootstrap(function: &str, dir: &Path) -> PathBuf {
-    let package = std::env::var("SWITCHYARD_PACKAGE_DIR").unwrap_or_else(|_| {
-        panic!(
-            "SWITCHYARD_PACKAGE_DIR is not set: the chaos suite runs the artifacts of `switchyard package`; {}",
-            switchyard_testkit::HOW_TO_RUN
-        )
-    });
-    let zip = Path::new(&package)
-        .join("aws")
-        .join(format!("{function}.zip"));
-    let entries = archive::read_zip(&zip).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e:#}; {}",
-            zip.display(),
-            switchyard_testkit::HOW_TO_RUN
-        )
-    });
-    let bootstrap = entries
-        .into_iter()
-        .find(|e| e.name == "bootstrap")
-        .unwrap_or_else(|| panic!("{} holds no bootstrap", zip.display()));
-    let path = dir.join(format!("{function}-bootstrap"));
-    std::fs::write(&path, &bootstrap.data).expect("write bootstrap");
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
 }
 
 fn order(i: usize) -> Value {
@@ -264,7 +233,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     let mut rng = fastrand::Rng::with_seed(seed);
 
     let dir = tempfile::tempdir().expect("a temp dir");
-    let binary = packaged_bootstrap("erp-sync", dir.path());
+    let binary = lambda_bootstrap("erp-sync", dir.path());
     let aws = switchyard_testkit::aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let eb = aws_sdk_eventbridge::Client::new(&aws);
@@ -814,7 +783,7 @@ async fn crm_webhook_burst_with_retries_while_the_bus_is_throttled() {
     let seed = env_number("SWITCHYARD_CHAOS_SEED", fastrand::u64(..));
     println!("webhooks: {deliveries} deliveries, seed {seed}");
     let dir = tempfile::tempdir().expect("a temp dir");
-    let binary = packaged_bootstrap("crm-webhook", dir.path());
+    let binary = lambda_bootstrap("crm-webhook", dir.path());
     let aws = switchyard_testkit::aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let eb = aws_sdk_eventbridge::Client::new(&aws);

@@ -13,6 +13,7 @@ pub mod esm;
 pub mod lambda;
 pub mod lambda_driver;
 pub mod moto;
+pub mod package;
 pub mod redis_server;
 pub mod servicebus_fake;
 pub mod throttle_proxy;
