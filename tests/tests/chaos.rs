@@ -375,6 +375,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     }
     let expected_effects = plan.orders + plan.customers * UPDATES_PER_CUSTOMER;
     let stop = Arc::new(AtomicBool::new(false));
+    const PERCENT: [usize; 2] = [25, 45];
     for k in 1..=2u64 {
         let (function, kill_lock, erp, stop) = (
             function.clone(),
@@ -382,11 +383,11 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             erp.state().clone(),
             stop.clone(),
         );
-        let jitter = Duration::from_millis(rng.u64(0..20));
+        let jitter = Duration::from_millis(rng.u64(0..10));
         faults.spawn(async move {
-            // at 30% and 60% of the effects (customer updates found stale
-            // have none, so the goal is a little low)
-            let goal = expected_effects * (3 * k as usize) / 10;
+            // at 25% and 45% of the effects, before the Redis outage (at
+            // 50%), while invocations do full work
+            let goal = expected_effects * PERCENT[k as usize - 1] / 100;
             while effects(&erp.calls()) < goal && !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -394,7 +395,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             // kill only if it still runs
             let _one_at_a_time = loop {
                 while !function.busy() && !stop.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 tokio::time::sleep(jitter).await;
                 let guard = kill_lock.lock().await;
@@ -408,7 +409,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             function.kill();
             format!(
                 "killed at a random moment of an invocation ({}% of the effects)",
-                30 * k
+                PERCENT[k as usize - 1]
             )
         });
     }
