@@ -465,6 +465,8 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     let started = Instant::now();
     let (mut invocations, mut failed_invocations, mut received, mut redelivered) = (0, 0, 0, 0);
     let mut reported_failures = 0;
+    // messages of the invocations killed (or timed out): all redelivered
+    let mut in_killed_invocations = 0;
     let mut in_poll = Duration::ZERO;
     let in_function = Arc::new(std::sync::Mutex::new(Duration::ZERO));
     let mut progress_at = Duration::from_secs(15);
@@ -497,6 +499,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             redelivered += poll.redelivered;
             if poll.invocation_failed {
                 failed_invocations += 1;
+                in_killed_invocations += poll.received;
             } else {
                 reported_failures += poll.failed;
             }
@@ -706,7 +709,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         plan.bodies.len() as f64 / drained.as_secs_f64()
     );
     println!(
-        "chaos: {invocations} invocations ({failed_invocations} failed as a whole: crashed {}, timed out {}), {} process starts; {received} messages received, {redelivered} of them redeliveries; {reported_failures} reported as batch item failures; {:.1} s in polls with messages, {:.1} s of them in erp-sync",
+        "chaos: {invocations} invocations ({failed_invocations} failed as a whole: crashed {}, timed out {}), {} process starts; {received} messages received, {redelivered} of them redeliveries ({in_killed_invocations} messages of killed invocations redelivered); {reported_failures} reported as batch item failures; {:.1} s in polls with messages, {:.1} s of them in erp-sync",
         stats.crashed,
         stats.timed_out,
         stats.starts,
