@@ -4,12 +4,17 @@
 //! `PUT /orders/{id}`: 201 `{"erpOrderNumber": "ERP-000001", "outcome": "created"}`
 //! the first time an `Idempotency-Key` is seen, 200 with `"unchanged"` and
 //! the same number when the key repeats. `PUT /customers/{id}`: 200
-//! `{"customerNumber": ...}`. Failures can be scripted per resource id.
+//! `{"customerNumber": ...}`. Failures can be scripted per resource id, as
+//! can late answers ([`ErpState::delay_times`]: the effect is recorded, the
+//! answer comes after the delay) and held calls ([`ErpState::hold_next`]:
+//! the call waits, before or after its effect, until the test releases it —
+//! the moment to kill the caller).
 //! With [`ErpState::require_tokens`], a call without an accepted bearer
 //! token is answered 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -46,6 +51,58 @@ struct StubState {
     /// id → (status, remaining times; u32::MAX = always)
     failures: HashMap<String, (u16, u32)>,
     numbers: HashMap<String, String>,
+    /// id → (delay of the answer, remaining times)
+    delays: HashMap<String, (Duration, u32)>,
+    /// id → the next call's hold
+    holds: HashMap<String, Hold>,
+}
+
+/// Where a held call waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldPoint {
+    /// Before the stub records anything: the ERP has not applied it yet.
+    BeforeEffect,
+    /// After the effect is recorded (an order has its number), before the
+    /// answer is sent.
+    AfterEffect,
+}
+
+/// One held call ([`ErpState::hold_next`]); clones share it.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    point: HoldPoint,
+    arrived: Arc<tokio::sync::watch::Sender<bool>>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Hold {
+    fn new(point: HoldPoint) -> Hold {
+        Hold {
+            point,
+            arrived: Arc::new(tokio::sync::watch::channel(false).0),
+            released: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Waits until the held call has reached its hold point.
+    pub async fn arrived(&self) {
+        let _ = self.arrived.subscribe().wait_for(|a| *a).await;
+    }
+
+    /// Whether the held call has reached its hold point.
+    pub fn has_arrived(&self) -> bool {
+        *self.arrived.borrow()
+    }
+
+    /// Lets the held call go on (its answer goes to whoever still listens).
+    pub fn release(&self) {
+        self.released.send_replace(true);
+    }
+
+    async fn wait_here(&self) {
+        self.arrived.send_replace(true);
+        let _ = self.released.subscribe().wait_for(|r| *r).await;
+    }
 }
 
 /// The stub's routes and records, to mount in another server (the local
@@ -104,6 +161,29 @@ impl ErpState {
             .expect("stub state")
             .failures
             .insert(id.to_owned(), (status, times));
+    }
+
+    /// The next `times` calls for `id` are applied at once but answered
+    /// only after `delay` (beyond the client's timeout: the effect happened,
+    /// the caller never heard of it).
+    pub fn delay_times(&self, id: &str, delay: Duration, times: u32) {
+        self.state
+            .lock()
+            .expect("stub state")
+            .delays
+            .insert(id.to_owned(), (delay, times));
+    }
+
+    /// The next call for `id` waits at `point` until the returned
+    /// [`Hold`] is released.
+    pub fn hold_next(&self, id: &str, point: HoldPoint) -> Hold {
+        let hold = Hold::new(point);
+        self.state
+            .lock()
+            .expect("stub state")
+            .holds
+            .insert(id.to_owned(), hold.clone());
+        hold
     }
 
     /// Every call for `id` answers `status`.
@@ -200,27 +280,62 @@ fn record(
     (status, Json(reply)).into_response()
 }
 
+/// Runs `record` between the scripted hold and delay of the call for `id`.
+async fn gated(
+    state: &Arc<Mutex<StubState>>,
+    id: &str,
+    record: impl FnOnce() -> Response,
+) -> Response {
+    let (hold, delay) = {
+        let mut s = state.lock().expect("stub state");
+        let hold = s.holds.remove(id);
+        let delay = match s.delays.get_mut(id) {
+            Some((delay, times)) if *times > 0 => {
+                *times -= 1;
+                Some(*delay)
+            }
+            _ => None,
+        };
+        (hold, delay)
+    };
+    if let Some(h) = hold.as_ref().filter(|h| h.point == HoldPoint::BeforeEffect) {
+        h.wait_here().await;
+    }
+    let response = record();
+    if let Some(h) = hold.as_ref().filter(|h| h.point == HoldPoint::AfterEffect) {
+        h.wait_here().await;
+    }
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
 async fn upsert_order(
     State(state): Shared,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    record(&state, "orders", id, &headers, body, |s, key| {
-        let key = key.unwrap_or("").to_owned();
-        if let Some(number) = s.numbers.get(&key) {
-            return (
-                StatusCode::OK,
-                json!({ "erpOrderNumber": number, "outcome": "unchanged" }),
-            );
-        }
-        let number = format!("ERP-{:06}", s.numbers.len() + 1);
-        s.numbers.insert(key, number.clone());
-        (
-            StatusCode::CREATED,
-            json!({ "erpOrderNumber": number, "outcome": "created" }),
-        )
+    let key = id.clone();
+    gated(&state, &key, || {
+        record(&state, "orders", id, &headers, body, |s, key| {
+            let key = key.unwrap_or("").to_owned();
+            if let Some(number) = s.numbers.get(&key) {
+                return (
+                    StatusCode::OK,
+                    json!({ "erpOrderNumber": number, "outcome": "unchanged" }),
+                );
+            }
+            let number = format!("ERP-{:06}", s.numbers.len() + 1);
+            s.numbers.insert(key, number.clone());
+            (
+                StatusCode::CREATED,
+                json!({ "erpOrderNumber": number, "outcome": "created" }),
+            )
+        })
     })
+    .await
 }
 
 async fn list_orders(State(state): Shared) -> Json<Value> {
@@ -241,10 +356,13 @@ async fn upsert_customer(
     Json(body): Json<Value>,
 ) -> Response {
     let customer = id.clone();
-    record(&state, "customers", id, &headers, body, move |_, _| {
-        (
-            StatusCode::OK,
-            json!({ "customerNumber": format!("CUST-{customer}") }),
-        )
+    gated(&state, &customer.clone(), || {
+        record(&state, "customers", id, &headers, body, move |_, _| {
+            (
+                StatusCode::OK,
+                json!({ "customerNumber": format!("CUST-{customer}") }),
+            )
+        })
     })
+    .await
 }

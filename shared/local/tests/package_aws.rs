@@ -12,39 +12,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use switchyard_local::erp::ErpStub;
-use switchyard_local::package::archive;
 use switchyard_testkit::lambda::RuntimeApi;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `<package>/aws/<function>.zip`'s bootstrap, unzipped (0755) into `dir`.
+/// The function's packaged `bootstrap`, unzipped into `dir`.
 fn bootstrap(function: &str, dir: &Path) -> PathBuf {
-    let package = std::env::var("SWITCHYARD_PACKAGE_DIR").unwrap_or_else(|_| {
-        panic!(
-            "SWITCHYARD_PACKAGE_DIR is not set: these tests check the artifacts of `switchyard package`; {}",
-            switchyard_testkit::HOW_TO_RUN
-        )
-    });
-    let zip = Path::new(&package)
-        .join("aws")
-        .join(format!("{function}.zip"));
-    let entries = archive::read_zip(&zip).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e:#}; {}",
-            zip.display(),
-            switchyard_testkit::HOW_TO_RUN
-        )
-    });
-    assert_eq!(entries.len(), 1, "a Lambda zip holds only bootstrap");
-    assert_eq!(entries[0].name, "bootstrap");
-    assert!(entries[0].executable, "bootstrap is executable in the zip");
-    let path = dir.join("bootstrap");
-    std::fs::write(&path, &entries[0].data).unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    switchyard_testkit::package::lambda_bootstrap(function, dir)
 }
 
 fn write_event(dir: &Path, event: &Value) -> PathBuf {

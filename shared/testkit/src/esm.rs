@@ -2,7 +2,10 @@
 //! `ReportBatchItemFailures`: receive up to ten messages, invoke the
 //! function with an `SqsEvent`, delete every message the response does not
 //! list as failed, leave the listed ones to reappear after their visibility
-//! timeout (and to be redriven to the DLQ by the queue's policy).
+//! timeout (and to be redriven to the DLQ by the queue's policy). An
+//! invocation that fails as a whole (the function crashed, timed out or
+//! returned an error: [`EventSourceMapping::poll_once_fallible`]) deletes
+//! nothing, so the whole batch reappears, as with Lambda.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -29,6 +32,11 @@ pub struct Poll {
     pub received: usize,
     /// Messages the function reported failed (left on the queue).
     pub failed: usize,
+    /// The invocation failed as a whole: every message was left.
+    pub invocation_failed: bool,
+    /// Received messages that had been received before
+    /// (`ApproximateReceiveCount` > 1).
+    pub redelivered: usize,
 }
 
 impl EventSourceMapping {
@@ -59,6 +67,19 @@ impl EventSourceMapping {
     where
         F: FnOnce(SqsEvent) -> Fut,
         Fut: Future<Output = SqsBatchResponse>,
+    {
+        self.poll_once_fallible(|event| async move {
+            Ok::<_, std::convert::Infallible>(invoke(event).await)
+        })
+        .await
+    }
+
+    /// [`poll_once`](Self::poll_once) for an invocation that can fail as a
+    /// whole: on `Err` nothing is deleted.
+    pub async fn poll_once_fallible<F, Fut, E>(&self, invoke: F) -> Poll
+    where
+        F: FnOnce(SqsEvent) -> Fut,
+        Fut: Future<Output = Result<SqsBatchResponse, E>>,
     {
         let out = self
             .client
@@ -99,7 +120,24 @@ impl EventSourceMapping {
             );
             event.records.push(record);
         }
-        let response = invoke(event).await;
+        let redelivered = messages
+            .iter()
+            .filter(|m| {
+                m.attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|n| n > 1)
+            })
+            .count();
+        let Ok(response) = invoke(event).await else {
+            return Poll {
+                received: messages.len(),
+                failed: messages.len(),
+                invocation_failed: true,
+                redelivered,
+            };
+        };
         let failed: BTreeSet<String> = response
             .batch_item_failures
             .iter()
@@ -129,6 +167,8 @@ impl EventSourceMapping {
         Poll {
             received: messages.len(),
             failed: failed.len(),
+            invocation_failed: false,
+            redelivered,
         }
     }
 

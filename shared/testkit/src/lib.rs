@@ -11,8 +11,12 @@ use std::env;
 pub mod bicep;
 pub mod esm;
 pub mod lambda;
+pub mod lambda_driver;
 pub mod moto;
+pub mod package;
+pub mod redis_server;
 pub mod servicebus_fake;
+pub mod throttle_proxy;
 
 /// How to get the emulators, repeated in every failure message.
 pub const HOW_TO_RUN: &str = "run the whole suite with `bash scripts/test.sh` (see README.md), which installs and starts the emulators";
