@@ -11,14 +11,17 @@
 //!   late (applied, then answered beyond `ERP_TIMEOUT_MS`);
 //! - erp-sync SIGKILLed mid-batch: while an ERP call is held before the ERP
 //!   applied it, while one is held after the ERP applied it (before the
-//!   answer, so before the claim is completed), and at random moments
+//!   answer, so before the claim is completed), while a PutEvents of the
+//!   batch's `erp.order-synced` is held after the bus took it (before its
+//!   answer, so before the claims are completed), and at random moments
 //!   while an invocation runs; restarted each time;
 //! - redis-server SIGKILLed for 10 s mid-run, then restarted (its
 //!   append-only file keeps what it acknowledged).
 //!
 //! It asserts no message lost, no double effect, no stale customer update
-//! applied, and a DLQ holding exactly the poison with its park reasons, and
-//! prints the figures. `SWITCHYARD_CHAOS_MESSAGES` sets the number of
+//! applied, a DLQ holding exactly the poison with its park reasons, and
+//! every `erp.order-synced` republished after a kill under its first id,
+//! and prints the figures. `SWITCHYARD_CHAOS_MESSAGES` sets the number of
 //! messages (default 1,000; 10,000 for the full profile),
 //! `SWITCHYARD_CHAOS_SEED` the random seed (printed by every run).
 
@@ -37,7 +40,7 @@ use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
 use switchyard_testkit::lambda_driver::{FunctionConfig, FunctionProcess, InvokeError};
 use switchyard_testkit::package::lambda_bootstrap;
 use switchyard_testkit::redis_server::RedisServer;
-use switchyard_testkit::throttle_proxy::{ThrottleProxy, Throttling};
+use switchyard_testkit::throttle_proxy::{Hold as PutEventsHold, ThrottleProxy, Throttling};
 use switchyard_triggers::park::attributes;
 
 /// The two scenarios run one after the other: each has the machine.
@@ -58,6 +61,9 @@ const LATE_ANSWER: Duration = Duration::from_millis(900);
 const REDIS_OUTAGE: Duration = Duration::from_secs(10);
 /// Messages kept on the queue at most while the rest waits to be sent.
 const BACKLOG: usize = 500;
+/// When (in % of the effects) erp-sync is killed with a PutEvents held:
+/// before the Redis outage (at 50%) and after it.
+const PUBLISH_KILLS: [usize; 2] = [15, 70];
 
 fn env_number(var: &str, default: u64) -> u64 {
     match std::env::var(var) {
@@ -327,6 +333,16 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
     );
 
     // ---------------------------------------------------------- erp-sync
+    // erp-sync's AWS calls go through the proxy (no throttling here): it
+    // holds a PutEvents' answer when told and records every PutEvents
+    let proxy = Arc::new(
+        ThrottleProxy::start(
+            &switchyard_testkit::aws_endpoint(),
+            "AWSEvents.PutEvents",
+            seed,
+        )
+        .await,
+    );
     let env: Vec<(String, String)> = [
         ("ERP_BASE_URL", erp.base_url()),
         ("ERP_TIMEOUT_MS", ERP_TIMEOUT_MS.to_string()),
@@ -337,7 +353,7 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         ("SWITCHYARD_BACKOFF_FACTOR", "2".to_owned()),
         ("SWITCHYARD_BACKOFF_CAP_SECS", "4".to_owned()),
         ("SWITCHYARD_DEADLINE_MARGIN_MS", "500".to_owned()),
-        ("AWS_ENDPOINT_URL", switchyard_testkit::aws_endpoint()),
+        ("AWS_ENDPOINT_URL", proxy.url()),
         ("RUST_LOG", "warn".to_owned()),
     ]
     .into_iter()
@@ -411,6 +427,53 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
                 "killed at a random moment of an invocation ({}% of the effects)",
                 PERCENT[k as usize - 1]
             )
+        });
+    }
+    // between the publish and the claims completing: the next PutEvents
+    // reaches the bus, its answer is held, erp-sync is killed
+    let publish_holds: Arc<std::sync::Mutex<Vec<PutEventsHold>>> = Arc::default();
+    for percent in PUBLISH_KILLS {
+        let (function, kill_lock, erp, stop, proxy, publish_holds) = (
+            function.clone(),
+            kill_lock.clone(),
+            erp.state().clone(),
+            stop.clone(),
+            proxy.clone(),
+            publish_holds.clone(),
+        );
+        faults.spawn(async move {
+            let goal = expected_effects * percent / 100;
+            while effects(&erp.calls()) < goal && !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let hold = proxy.hold_next();
+            while !hold.has_arrived() && !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if !hold.has_arrived() {
+                hold.release();
+                return format!(
+                    "PutEvents kill at {percent}%: not done, the queue drained first"
+                );
+            }
+            let pid = function.pid();
+            let events = hold.body()["Entries"].as_array().map_or(0, Vec::len);
+            let what = {
+                let _one_at_a_time = kill_lock.lock().await;
+                if function.busy() && function.pid() == pid {
+                    function.kill();
+                    format!(
+                        "killed while a PutEvents ({events} erp.order-synced) was held after the bus took it ({percent}% of the effects)"
+                    )
+                } else {
+                    format!(
+                        "a PutEvents ({events} erp.order-synced) was held at {percent}% of the effects, its process already killed"
+                    )
+                }
+            };
+            publish_holds.lock().expect("the holds").push(hold.clone());
+            hold.release();
+            what
         });
     }
     let outage = {
@@ -681,6 +744,92 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
             plan.poison.len()
         ));
     }
+    // erp.order-synced: one id per order, whatever the publish it came in;
+    // the events of a PutEvents held while erp-sync was killed published
+    // again (the redelivery), under the same ids
+    let entry_event = |entry: &Value| -> Value {
+        entry["Detail"]
+            .as_str()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null)
+    };
+    let put_calls = proxy.calls();
+    let mut published: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
+    let mut published_entries = 0;
+    for (n, call) in put_calls.iter().enumerate() {
+        for entry in call.body["Entries"].as_array().into_iter().flatten() {
+            let event = entry_event(entry);
+            published_entries += 1;
+            let order = event["data"]["orderId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            published.entry(order).or_default().push((n, event));
+        }
+    }
+    let mut published_again = 0;
+    for (order, events) in &published {
+        let first = &events[0].1;
+        if events.len() > 1 {
+            published_again += 1;
+        }
+        for (_, e) in &events[1..] {
+            for field in ["id", "type", "source", "subject"] {
+                if e[field] != first[field] {
+                    failures.push(format!(
+                        "erp.order-synced of {order} republished with {field} {} (first {})",
+                        e[field], first[field]
+                    ));
+                }
+            }
+            if e["data"]["erpOrderNumber"] != first["data"]["erpOrderNumber"] {
+                failures.push(format!(
+                    "erp.order-synced of {order} republished with ERP number {} (first {})",
+                    e["data"]["erpOrderNumber"], first["data"]["erpOrderNumber"]
+                ));
+            }
+        }
+    }
+    let held_calls: Vec<usize> = put_calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.held)
+        .map(|(n, _)| n)
+        .collect();
+    let mut held_events = 0;
+    let mut held_republished = 0;
+    for &n in &held_calls {
+        for entry in put_calls[n].body["Entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            held_events += 1;
+            let event = entry_event(entry);
+            let order = event["data"]["orderId"].as_str().unwrap_or_default();
+            let again = published
+                .get(order)
+                .into_iter()
+                .flatten()
+                .filter(|(m, _)| *m > n)
+                .count();
+            if again == 0 {
+                failures.push(format!(
+                    "erp.order-synced {} of {order} (held PutEvents, erp-sync killed) never published again",
+                    event["id"]
+                ));
+            } else {
+                held_republished += 1;
+            }
+        }
+    }
+    let killed_at_publish = publish_holds.lock().expect("the holds").len();
+    if killed_at_publish < PUBLISH_KILLS.len() {
+        failures.push(format!(
+            "{killed_at_publish} of {} PutEvents holds arrived",
+            PUBLISH_KILLS.len()
+        ));
+    }
     let left = queue_depth(&sqs, &queue.url).await;
     if left != 0 {
         failures.push(format!("{left} messages left on the queue"));
@@ -726,6 +875,12 @@ async fn erp_sync_under_chaos_loses_nothing_and_applies_nothing_twice() {
         parked.len(),
         parked_poison.len(),
         plan.poison.len()
+    );
+    println!(
+        "chaos: bus: {} PutEvents, {published_entries} erp.order-synced for {} orders, {published_again} orders' event published again (same id); {} PutEvents held and erp-sync killed: {held_events} events in them, {held_republished} republished after the kill under the same id",
+        put_calls.len(),
+        published.len(),
+        held_calls.len()
     );
 
     for url in [&queue.url, &dlq.url] {

@@ -5,6 +5,13 @@
 //! put) and is then answered `500 InternalFailure`, so the caller retries
 //! something that already happened. Every other request is forwarded as it
 //! is. Point a function at it with `AWS_ENDPOINT_URL`.
+//!
+//! [`hold_next`](ThrottleProxy::hold_next) holds the next call of the
+//! operation *after* moto answered it (the events are on the bus) and
+//! before its answer goes back, until the test releases it: the moment to
+//! kill the caller between a publish and what it does once the publish is
+//! answered. [`calls`](ThrottleProxy::calls) records the request body of
+//! every call of the operation that reached moto.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,6 +50,63 @@ struct Shared {
     calls: AtomicU64,
     throttled: AtomicU64,
     lost: AtomicU64,
+    hold: Mutex<Option<Hold>>,
+    forwarded: Mutex<Vec<ForwardedCall>>,
+}
+
+/// A call of the throttled operation that reached moto.
+#[derive(Debug, Clone)]
+pub struct ForwardedCall {
+    /// Its request body (JSON; `Null` when it was not JSON).
+    pub body: serde_json::Value,
+    /// Whether it was held ([`ThrottleProxy::hold_next`]).
+    pub held: bool,
+    /// Whether its answer was lost ([`Throttling::lost_answers`]).
+    pub answer_lost: bool,
+}
+
+/// One held call ([`ThrottleProxy::hold_next`]); clones share it.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    arrived: Arc<tokio::sync::watch::Sender<bool>>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
+    body: Arc<Mutex<serde_json::Value>>,
+}
+
+impl Hold {
+    fn new() -> Hold {
+        Hold {
+            arrived: Arc::new(tokio::sync::watch::channel(false).0),
+            released: Arc::new(tokio::sync::watch::channel(false).0),
+            body: Arc::new(Mutex::new(serde_json::Value::Null)),
+        }
+    }
+
+    /// Waits until the held call reached moto and moto answered it.
+    pub async fn arrived(&self) {
+        let _ = self.arrived.subscribe().wait_for(|a| *a).await;
+    }
+
+    /// Whether the held call has reached moto and been answered.
+    pub fn has_arrived(&self) -> bool {
+        *self.arrived.borrow()
+    }
+
+    /// The held call's request body (`Null` before it arrived).
+    pub fn body(&self) -> serde_json::Value {
+        self.body.lock().expect("the held body").clone()
+    }
+
+    /// Lets moto's answer go back (to whoever still listens).
+    pub fn release(&self) {
+        self.released.send_replace(true);
+    }
+
+    async fn wait_here(&self, body: serde_json::Value) {
+        *self.body.lock().expect("the held body") = body;
+        self.arrived.send_replace(true);
+        let _ = self.released.subscribe().wait_for(|r| *r).await;
+    }
 }
 
 /// A running proxy; stopped when dropped.
@@ -74,6 +138,8 @@ impl ThrottleProxy {
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            hold: Mutex::new(None),
+            forwarded: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(forward).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -94,6 +160,21 @@ impl ThrottleProxy {
     /// From now on, throttle as `throttling` says.
     pub fn set(&self, throttling: Throttling) {
         self.shared.throttling.lock().expect("throttling").0 = throttling;
+    }
+
+    /// Holds the next call of the operation that is forwarded: moto gets
+    /// it and answers, and the answer waits until [`Hold::release`]. One
+    /// hold at a time: a second `hold_next` before the first one arrived
+    /// replaces it.
+    pub fn hold_next(&self) -> Hold {
+        let hold = Hold::new();
+        *self.shared.hold.lock().expect("the hold") = Some(hold.clone());
+        hold
+    }
+
+    /// Every call of the operation forwarded to moto so far, in order.
+    pub fn calls(&self) -> Vec<ForwardedCall> {
+        self.shared.forwarded.lock().expect("the calls").clone()
     }
 
     /// Counters so far.
@@ -165,6 +246,28 @@ async fn forward(
             "Rate exceeded",
         );
     }
+    let hold = if targeted {
+        let hold = if matches!(fate, Fate::Forward) {
+            shared.hold.lock().expect("the hold").take()
+        } else {
+            None
+        };
+        shared
+            .forwarded
+            .lock()
+            .expect("the calls")
+            .push(ForwardedCall {
+                body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                held: hold.is_some(),
+                answer_lost: matches!(fate, Fate::LoseAnswer),
+            });
+        hold
+    } else {
+        None
+    };
+    let held_body = hold
+        .as_ref()
+        .map(|_| serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = shared
         .http
@@ -202,5 +305,8 @@ async fn forward(
         }
     }
     let bytes = answer.bytes().await.unwrap_or_default();
+    if let (Some(hold), Some(body)) = (hold, held_body) {
+        hold.wait_here(body).await;
+    }
     (status, out, bytes).into_response()
 }
