@@ -5,18 +5,18 @@
 //! emulator needed.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 use switchyard_config::Settings;
-use switchyard_contracts::Envelope;
-use switchyard_contracts::events::OrderPlacedV2;
-use switchyard_erp_sync::{ErpSync, ErpSyncEvent, build};
+use switchyard_erp_sync::{ErpSync, build};
 use switchyard_local::erp::ErpStub;
 use switchyard_local::oauth::OAuthStub;
 use switchyard_publish::InMemoryPublisher;
 use switchyard_triggers::registry::{BuildContext, Resources};
-use switchyard_triggers::{Context, Handler, HandlerError};
+use switchyard_triggers::{Handler, HandlerError};
+
+mod common;
+use common::{context, order_event};
 
 const CLIENT: &str = "erp-sync-app";
 const SECRET: &str = "erp-client-secret";
@@ -60,36 +60,12 @@ async fn handler(stack: &Stack, secret: Option<&str>) -> Result<ErpSync, String>
     .map_err(|e| e.to_string())
 }
 
-fn order(i: usize) -> Envelope<ErpSyncEvent> {
-    let order: OrderPlacedV2 = serde_json::from_value(json!({
-        "orderId": format!("O-{i:03}"),
-        "customerId": "C-1",
-        "currency": "EUR",
-        "lines": [{ "sku": "SKU-1", "quantity": "2", "unitPrice": "5.00", "lineTotal": "10.00" }],
-        "total": "10.00",
-        "placedAt": "2026-11-20T08:59:00Z"
-    }))
-    .unwrap();
-    Envelope::new("switchyard/tests", ErpSyncEvent::OrderPlaced(order))
-}
-
-fn context() -> Context {
-    Context {
-        function_name: "erp-sync".into(),
-        deadline: SystemTime::now() + Duration::from_secs(30),
-        correlation_id: "corr-1".into(),
-        causation_id: None,
-        delivery_attempt: 1,
-        message_id: "m-1".into(),
-    }
-}
-
 #[tokio::test]
 async fn orders_carry_a_token_from_one_token_request() {
     let stack = stack().await;
     let erp_sync = handler(&stack, Some(SECRET)).await.unwrap();
     for i in 0..5 {
-        erp_sync.handle(order(i), context()).await.unwrap();
+        erp_sync.handle(order_event(i), context()).await.unwrap();
     }
     assert_eq!(stack.oauth.state().requests(), 1);
     let calls = stack.erp.calls();
@@ -101,10 +77,10 @@ async fn orders_carry_a_token_from_one_token_request() {
 async fn a_revoked_token_is_refreshed_once() {
     let stack = stack().await;
     let erp_sync = handler(&stack, Some(SECRET)).await.unwrap();
-    erp_sync.handle(order(1), context()).await.unwrap();
+    erp_sync.handle(order_event(1), context()).await.unwrap();
     stack.oauth.state().revoke_all();
-    erp_sync.handle(order(2), context()).await.unwrap();
-    erp_sync.handle(order(3), context()).await.unwrap();
+    erp_sync.handle(order_event(2), context()).await.unwrap();
+    erp_sync.handle(order_event(3), context()).await.unwrap();
     assert_eq!(stack.oauth.state().requests(), 2);
     let statuses: Vec<u16> = stack.erp.calls().iter().map(|c| c.status).collect();
     assert_eq!(statuses, [201, 401, 201, 201]);
@@ -114,7 +90,11 @@ async fn a_revoked_token_is_refreshed_once() {
 async fn refused_credentials_are_permanent_and_an_outage_transient() {
     let stack = stack().await;
     let erp_sync = handler(&stack, Some("not-the-secret")).await.unwrap();
-    match erp_sync.handle(order(1), context()).await.unwrap_err() {
+    match erp_sync
+        .handle(order_event(1), context())
+        .await
+        .unwrap_err()
+    {
         HandlerError::Permanent { kind, reason } => {
             assert_eq!(kind, "erp_auth_refused");
             assert!(reason.contains("invalid_client"), "{reason}");
@@ -126,7 +106,10 @@ async fn refused_credentials_are_permanent_and_an_outage_transient() {
 
     let erp_sync = handler(&stack, Some(SECRET)).await.unwrap();
     stack.oauth.state().set_unavailable(true);
-    let err = erp_sync.handle(order(2), context()).await.unwrap_err();
+    let err = erp_sync
+        .handle(order_event(2), context())
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err}");
     assert!(stack.erp.calls().is_empty());
 }
@@ -135,7 +118,10 @@ async fn refused_credentials_are_permanent_and_an_outage_transient() {
 async fn without_a_client_id_no_token_is_sent() {
     let stack = stack().await;
     let erp_sync = handler(&stack, None).await.unwrap();
-    let err = erp_sync.handle(order(1), context()).await.unwrap_err();
+    let err = erp_sync
+        .handle(order_event(1), context())
+        .await
+        .unwrap_err();
     assert!(!err.is_transient(), "{err}");
     assert_eq!(stack.oauth.state().requests(), 0);
     assert_eq!(stack.erp.calls()[0].status, 401);

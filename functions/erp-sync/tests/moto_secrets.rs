@@ -4,19 +4,20 @@
 //! secret without a rebuild. Needs the emulator (`AWS_ENDPOINT_URL`).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_ssm::types::ParameterType;
 use serde_json::json;
 use switchyard_config::Settings;
-use switchyard_contracts::Envelope;
-use switchyard_contracts::events::OrderPlacedV2;
-use switchyard_erp_sync::{ErpSync, ErpSyncEvent, build};
+use switchyard_erp_sync::{ErpSync, build};
 use switchyard_local::erp::ErpStub;
 use switchyard_local::oauth::OAuthStub;
 use switchyard_publish::InMemoryPublisher;
+use switchyard_triggers::Handler;
 use switchyard_triggers::registry::{App, BuildContext, Resources};
-use switchyard_triggers::{Context, Handler};
+
+mod common;
+use common::{context, order_event};
 
 const CLIENT: &str = "erp-sync-app";
 /// The cache's TTL in these tests.
@@ -69,30 +70,6 @@ async fn handler(stack: &Stack, reference: &str) -> Result<ErpSync, String> {
     .map_err(|e| e.to_string())
 }
 
-fn order(i: usize) -> Envelope<ErpSyncEvent> {
-    let order: OrderPlacedV2 = serde_json::from_value(json!({
-        "orderId": format!("O-{i:03}"),
-        "customerId": "C-1",
-        "currency": "EUR",
-        "lines": [{ "sku": "SKU-1", "quantity": "2", "unitPrice": "5.00", "lineTotal": "10.00" }],
-        "total": "10.00",
-        "placedAt": "2026-11-20T08:59:00Z"
-    }))
-    .unwrap();
-    Envelope::new("switchyard/tests", ErpSyncEvent::OrderPlaced(order))
-}
-
-fn context() -> Context {
-    Context {
-        function_name: "erp-sync".into(),
-        deadline: SystemTime::now() + Duration::from_secs(30),
-        correlation_id: "corr-1".into(),
-        causation_id: None,
-        delivery_attempt: 1,
-        message_id: "m-1".into(),
-    }
-}
-
 /// The IdP now knows only `secret`, and every token issued so far is revoked
 /// (the next ERP call answers 401 and a new token is requested).
 fn rotate_at_the_idp(stack: &Stack, secret: &str) {
@@ -116,7 +93,7 @@ async fn the_erp_client_secret_from_secrets_manager_follows_a_rotation() {
     let erp_sync = handler(&stack, &format!("secretsmanager:{arn}#client_secret"))
         .await
         .unwrap();
-    erp_sync.handle(order(1), context()).await.unwrap();
+    erp_sync.handle(order_event(1), context()).await.unwrap();
     assert_eq!(stack.oauth.state().requests(), 1);
 
     // rotation: a new version becomes AWSCURRENT, the old one AWSPREVIOUS
@@ -128,7 +105,7 @@ async fn the_erp_client_secret_from_secrets_manager_follows_a_rotation() {
         .expect("put the new version");
     rotate_at_the_idp(&stack, "sm-secret-2");
     tokio::time::sleep(TTL + Duration::from_millis(300)).await;
-    erp_sync.handle(order(2), context()).await.unwrap();
+    erp_sync.handle(order_event(2), context()).await.unwrap();
     // one token request, with the new secret (re-read after the TTL)
     assert_eq!(stack.oauth.state().requests(), 2);
     let statuses: Vec<u16> = stack.erp.calls().iter().map(|c| c.status).collect();
@@ -162,12 +139,12 @@ async fn the_erp_client_secret_from_a_securestring_parameter_follows_an_overwrit
         .await
         .expect("put the parameter on moto");
     let erp_sync = handler(&stack, &format!("ssm:{name}")).await.unwrap();
-    erp_sync.handle(order(1), context()).await.unwrap();
+    erp_sync.handle(order_event(1), context()).await.unwrap();
 
     put("ssm-secret-2").await.expect("overwrite the parameter");
     rotate_at_the_idp(&stack, "ssm-secret-2");
     tokio::time::sleep(TTL + Duration::from_millis(300)).await;
-    erp_sync.handle(order(2), context()).await.unwrap();
+    erp_sync.handle(order_event(2), context()).await.unwrap();
     assert_eq!(stack.oauth.state().requests(), 2);
 
     ssm.delete_parameter()

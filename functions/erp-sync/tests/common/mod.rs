@@ -1,9 +1,14 @@
-//! Shared by erp-sync's moto tests: the order envelopes they send and the
-//! idempotency table they run on.
+//! Shared by erp-sync's tests: the order envelopes they send, the
+//! idempotency table they run on, and a handler context for direct calls.
 #![allow(dead_code, unreachable_pub)]
 
+use std::time::{Duration, SystemTime};
+
 use serde_json::{Value, json};
+use switchyard_contracts::Envelope;
+use switchyard_erp_sync::ErpSyncEvent;
 use switchyard_idempotency::{DynamoDbStore, StoreOptions};
+use switchyard_triggers::Context;
 
 /// `order.placed` v2 number `i`: id `evt-order-<i>`, order `O-<i>`,
 /// correlation `corr-<i>` (three digits).
@@ -66,4 +71,24 @@ pub async fn queue_with_dlq(
     )
     .await;
     (queue.url, dlq)
+}
+
+/// The payload of [`order_envelope`] `i`, as a fresh event for a direct
+/// `Handler::handle` call.
+pub fn order_event(i: usize) -> Envelope<ErpSyncEvent> {
+    let order = serde_json::from_value(order_envelope(i)["data"].clone())
+        .expect("the order envelope's data is an order.placed v2");
+    Envelope::new("switchyard/tests", ErpSyncEvent::OrderPlaced(order))
+}
+
+/// A context for a direct call: erp-sync, 30 s to go, first delivery.
+pub fn context() -> Context {
+    Context {
+        function_name: "erp-sync".into(),
+        deadline: SystemTime::now() + Duration::from_secs(30),
+        correlation_id: "corr-1".into(),
+        causation_id: None,
+        delivery_attempt: 1,
+        message_id: "m-1".into(),
+    }
 }
