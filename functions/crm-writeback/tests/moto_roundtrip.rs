@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use switchyard_config::Settings;
@@ -22,7 +21,7 @@ use switchyard_local::erp::ErpStub;
 use switchyard_local::oauth::OAuthStub;
 use switchyard_publish::{EventBridgeConfig, EventBridgePublisher, InMemoryPublisher, Publisher};
 use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
-use switchyard_testkit::moto::create_queue;
+use switchyard_testkit::moto::{BusToQueue, create_queue};
 use switchyard_testkit::unique_name;
 use switchyard_triggers::registry::{App, Function, MessageApp, Platform, Resources, Trigger};
 use switchyard_triggers::sqs::SqsApi;
@@ -91,12 +90,6 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     let eb = aws_sdk_eventbridge::Client::new(&aws);
 
     // the bus, crm-writeback's queue (DLQ after 5 receives) and the template's rule
-    let bus = unique_name("sy-loop-bus");
-    eb.create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("CreateEventBus");
     let dlq = create_queue(&sqs, "crm-writeback-dlq", &[]).await;
     let redrive = json!({ "deadLetterTargetArn": dlq.arn, "maxReceiveCount": "5" }).to_string();
     let queue = create_queue(
@@ -108,27 +101,8 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
         ],
     )
     .await;
-    let rule = unique_name("sy-loop-rule");
-    eb.put_rule()
-        .name(&rule)
-        .event_bus_name(&bus)
-        .event_pattern(writeback_pattern())
-        .send()
-        .await
-        .expect("PutRule");
-    eb.put_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .targets(
-            Target::builder()
-                .id("queue")
-                .arn(&queue.arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("PutTargets");
+    let wiring = BusToQueue::create_to(&eb, queue, &writeback_pattern()).await;
+    let (bus, queue) = (wiring.bus.clone(), wiring.queue.clone());
     let table = unique_name("idempotency");
     switchyard_idempotency::DynamoDbStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
@@ -309,29 +283,10 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
     );
     assert_eq!(queue_depth(&sqs, &dlq.url).await, 0, "nothing parked");
 
-    eb.remove_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .ids("queue")
+    wiring.delete(&eb, &sqs).await;
+    sqs.delete_queue()
+        .queue_url(&dlq.url)
         .send()
         .await
-        .expect("RemoveTargets");
-    eb.delete_rule()
-        .name(&rule)
-        .event_bus_name(&bus)
-        .send()
-        .await
-        .expect("DeleteRule");
-    eb.delete_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("DeleteEventBus");
-    for url in [&queue.url, &dlq.url] {
-        sqs.delete_queue()
-            .queue_url(url)
-            .send()
-            .await
-            .expect("DeleteQueue");
-    }
+        .expect("DeleteQueue");
 }

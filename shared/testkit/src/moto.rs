@@ -69,6 +69,17 @@ impl BusToQueue {
         sqs: &aws_sdk_sqs::Client,
         pattern: &str,
     ) -> BusToQueue {
+        let queue = create_queue(sqs, "sy-bus-target", &[]).await;
+        Self::create_to(eb, queue, pattern).await
+    }
+
+    /// Creates the bus and a rule with `pattern` targeting `queue` (one the
+    /// test made, e.g. with a RedrivePolicy).
+    pub async fn create_to(
+        eb: &aws_sdk_eventbridge::Client,
+        queue: TestQueue,
+        pattern: &str,
+    ) -> BusToQueue {
         let bus = unique_name("sy-bus");
         let rule = unique_name("sy-rule");
         eb.create_event_bus()
@@ -76,7 +87,6 @@ impl BusToQueue {
             .send()
             .await
             .expect("CreateEventBus");
-        let queue = create_queue(sqs, "sy-bus-target", &[]).await;
         eb.put_rule()
             .name(&rule)
             .event_bus_name(&bus)

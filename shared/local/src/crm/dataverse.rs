@@ -143,7 +143,7 @@ fn scripted(status: u16, set: &str, id: &str) -> Response {
 fn parse_key(resource: &str) -> Option<(&str, &str)> {
     let (set, rest) = resource.split_once('(')?;
     let id = rest.strip_suffix(')')?;
-    (is_guid(id) && !set.is_empty()).then_some((set, id))
+    (switchyard_crm_writeback::dataverse::is_guid(id) && !set.is_empty()).then_some((set, id))
 }
 
 fn bad_key() -> Response {
@@ -152,15 +152,6 @@ fn bad_key() -> Response {
         "0x80060888",
         "Bad Request - Error in query syntax.",
     )
-}
-
-fn is_guid(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn entity_id(headers: &HeaderMap, version: &str, set: &str, id: &str) -> String {
