@@ -6,11 +6,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use switchyard_contracts::events::{CrmRecord, CrmSystem};
 use switchyard_crm_writeback::{CrmApi, CrmWriteback, FUNCTION_NAME, Written};
 use switchyard_idempotency::{IdempotencyConfig, MemoryStore, StoreOptions};
+use switchyard_testkit::esm::sqs_event;
 use switchyard_triggers::sqs::{InMemorySqs, SqsAdapter, SqsAdapterConfig, SqsApi};
 use switchyard_triggers::{HandlerError, Idempotency, Outcome};
 
@@ -66,19 +66,6 @@ fn dynamics(id: &str) -> Option<Value> {
     Some(json!({"system": "dynamics", "object": "salesorder", "id": id}))
 }
 
-fn batch(bodies: &[(&str, String)]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for (id, body) in bodies {
-        let mut m = SqsMessage::default();
-        m.message_id = Some((*id).to_owned());
-        m.receipt_handle = Some(format!("rh-{id}"));
-        m.body = Some(body.clone());
-        m.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:crm-writeback".to_owned());
-        event.records.push(m);
-    }
-    event
-}
-
 struct Rig {
     adapter: SqsAdapter<CrmWriteback>,
     parked: InMemorySqs,
@@ -106,7 +93,10 @@ fn rig(handler: CrmWriteback) -> Rig {
 async fn run(rig: &Rig, bodies: &[(&str, String)]) -> Vec<Outcome> {
     let (_, report) = rig
         .adapter
-        .handle_with_report(batch(bodies), SystemTime::now() + Duration::from_secs(30))
+        .handle_with_report(
+            sqs_event("arn:aws:sqs:us-east-1:000000000000:crm-writeback", bodies),
+            SystemTime::now() + Duration::from_secs(30),
+        )
         .await;
     report.outcomes.into_iter().map(|(_, o)| o).collect()
 }

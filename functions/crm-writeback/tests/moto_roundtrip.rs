@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use switchyard_config::Settings;
@@ -20,7 +19,7 @@ use switchyard_local::crm::{DataverseState, DataverseStub, HubSpotStub};
 use switchyard_local::erp::ErpStub;
 use switchyard_local::oauth::OAuthStub;
 use switchyard_publish::{EventBridgeConfig, EventBridgePublisher, InMemoryPublisher, Publisher};
-use switchyard_testkit::esm::{EventSourceMapping, queue_depth};
+use switchyard_testkit::esm::{EventSourceMapping, queue_depth, sqs_event};
 use switchyard_testkit::moto::{BusToQueue, create_queue};
 use switchyard_testkit::unique_name;
 use switchyard_triggers::registry::{App, Function, MessageApp, Platform, Resources, Trigger};
@@ -47,19 +46,6 @@ fn order(i: usize, origin: Option<Value>) -> String {
         "correlationid": format!("corr-{i:03}"), "data": data,
     })
     .to_string()
-}
-
-fn sqs_event(bodies: &[(String, String)]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for (id, body) in bodies {
-        let mut m = SqsMessage::default();
-        m.message_id = Some(id.clone());
-        m.receipt_handle = Some(format!("rh-{id}"));
-        m.body = Some(body.clone());
-        m.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:erp-sync".to_owned());
-        event.records.push(m);
-    }
-    event
 }
 
 async fn build(function: Function, platform: &Platform) -> Arc<dyn MessageApp> {
@@ -187,7 +173,10 @@ async fn crm_orders_get_their_erp_number_written_back_once() {
                 .map(|(id, b)| (format!("{id}-{round}"), b.clone()))
                 .collect();
             let (response, _) = erp_app
-                .sqs(sqs_event(&chunk).into(), deadline())
+                .sqs(
+                    sqs_event("arn:aws:sqs:us-east-1:000000000000:erp-sync", &chunk).into(),
+                    deadline(),
+                )
                 .await
                 .expect("sqs");
             assert!(

@@ -222,3 +222,18 @@ pub async fn queue_depth(client: &aws_sdk_sqs::Client, queue_url: &str) -> usize
     get(&QueueAttributeName::ApproximateNumberOfMessages)
         + get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
 }
+
+/// An SQS event as Lambda delivers it from the queue `queue_arn`, one
+/// record per `(message id, body)`; receipt handles `rh-<message id>`.
+pub fn sqs_event<I: AsRef<str>, B: AsRef<str>>(queue_arn: &str, records: &[(I, B)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for (id, body) in records {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.as_ref().to_owned());
+        m.receipt_handle = Some(format!("rh-{}", id.as_ref()));
+        m.body = Some(body.as_ref().to_owned());
+        m.event_source_arn = Some(queue_arn.to_owned());
+        event.records.push(m);
+    }
+    event
+}

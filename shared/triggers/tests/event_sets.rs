@@ -4,17 +4,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use switchyard_contracts::events::{ErpOrderSyncedV1, OrderPlacedV2, SyncOutcome};
 use switchyard_contracts::{DecodeOptions, Envelope};
 use switchyard_idempotency::{IdempotencyConfig, MemoryStore, StoreOptions};
 use switchyard_publish::{
     InMemoryPublisher, OutgoingEvent, PublishError, PublishOutcome, Publisher, to_outgoing,
 };
+use switchyard_testkit::esm::sqs_event;
 use switchyard_triggers::sqs::{InMemorySqs, SqsAdapter, SqsAdapterConfig, SqsApi};
 use switchyard_triggers::{
     Context, Handled, Handler, HandlerError, Idempotency, Outcome, Unsubscribed, handler_fn,
 };
+
+/// The source queue of the test batches.
+const ORDERS_QUEUE: &str = "arn:aws:sqs:us-east-1:000000000000:orders";
 
 fn envelope(id: &str, event_type: &str, version: u32, data: serde_json::Value) -> String {
     serde_json::json!({
@@ -54,19 +58,6 @@ fn customer(id: &str) -> String {
         serde_json::json!({"customerId": "C-1", "displayName": "Contoso", "changedFields": [],
             "updatedAt": "2026-11-20T08:59:00Z"}),
     )
-}
-
-fn batch(bodies: &[(&str, String)]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for (id, body) in bodies {
-        let mut m = SqsMessage::default();
-        m.message_id = Some((*id).to_owned());
-        m.receipt_handle = Some(format!("rh-{id}"));
-        m.body = Some(body.clone());
-        m.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:orders".to_owned());
-        event.records.push(m);
-    }
-    event
 }
 
 fn soon() -> SystemTime {
@@ -113,7 +104,10 @@ async fn a_closure_over_one_event_type_is_a_handler_and_reads_upcast_versions() 
         .with_idempotency(idempotency());
     let (response, report) = adapter
         .handle_with_report(
-            batch(&[("a", order("a")), ("b", order_v1("b")), ("a2", order("a"))]),
+            sqs_event(
+                ORDERS_QUEUE,
+                &[("a", order("a")), ("b", order_v1("b")), ("a2", order("a"))],
+            ),
             soon(),
         )
         .await;
@@ -145,7 +139,7 @@ async fn events_outside_the_set_are_parked_by_default_with_their_reason() {
     let (config, api) = parking(&sqs);
     let adapter = SqsAdapter::new(handler, "orders", config, api);
     let (response, report) = adapter
-        .handle_with_report(batch(&[("c", customer("c"))]), soon())
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &[("c", customer("c"))]), soon())
         .await;
     assert!(
         response.batch_item_failures.is_empty(),
@@ -178,7 +172,10 @@ async fn events_outside_the_set_are_acknowledged_when_the_policy_is_ignore() {
     let adapter = SqsAdapter::new(handler, "orders", config, api)
         .with_pipeline(|p| p.with_unsubscribed(Unsubscribed::Ignore));
     let (response, report) = adapter
-        .handle_with_report(batch(&[("c", customer("c")), ("o", order("o"))]), soon())
+        .handle_with_report(
+            sqs_event(ORDERS_QUEUE, &[("c", customer("c")), ("o", order("o"))]),
+            soon(),
+        )
         .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
@@ -238,14 +235,14 @@ async fn returned_events_are_published_with_the_cause_before_the_message_is_done
     // the first publish fails: the message is retried, not completed
     publisher.fail_next(1, "ThrottlingException");
     let (response, _) = adapter
-        .handle_with_report(batch(&[("a", order("a"))]), soon())
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &[("a", order("a"))]), soon())
         .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(publisher.published().is_empty());
 
     // the retry publishes the same event id once, caused by the order
     let (response, _) = adapter
-        .handle_with_report(batch(&[("a", order("a"))]), soon())
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &[("a", order("a"))]), soon())
         .await;
     assert!(response.batch_item_failures.is_empty());
     let published = publisher.published();
@@ -256,7 +253,7 @@ async fn returned_events_are_published_with_the_cause_before_the_message_is_done
 
     // a redelivery after completion is a duplicate: nothing published again
     let (_, report) = adapter
-        .handle_with_report(batch(&[("a", order("a"))]), soon())
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &[("a", order("a"))]), soon())
         .await;
     assert_eq!(report.outcomes[0].1, Outcome::Duplicate);
     assert_eq!(publisher.published().len(), 1);
@@ -268,7 +265,7 @@ async fn returned_events_without_a_publisher_are_retried_not_lost() {
     let (config, api) = parking(&sqs);
     let adapter = SqsAdapter::new(Syncs, "orders", config, api);
     let (response, report) = adapter
-        .handle_with_report(batch(&[("a", order("a"))]), soon())
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &[("a", order("a"))]), soon())
         .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(
@@ -339,7 +336,9 @@ async fn a_batch_of_ten_publishes_in_one_call_each_event_caused_by_its_message()
     let names: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
     let bodies: Vec<(&str, String)> = names.iter().map(|n| (n.as_str(), order(n))).collect();
 
-    let (response, report) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    let (response, report) = adapter
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &bodies), soon())
+        .await;
     assert!(response.batch_item_failures.is_empty());
     assert!(report.outcomes.iter().all(|(_, o)| *o == Outcome::Handled));
     assert_eq!(
@@ -354,7 +353,9 @@ async fn a_batch_of_ten_publishes_in_one_call_each_event_caused_by_its_message()
     }
 
     // every claim was completed: the redelivery runs nothing and publishes nothing
-    let (_, report) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    let (_, report) = adapter
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &bodies), soon())
+        .await;
     assert!(
         report
             .outcomes
@@ -376,7 +377,9 @@ async fn a_refused_event_retries_only_its_message_and_the_retry_skips_what_was_a
 
     // the first event of the flush (a's `synced-a`) is refused
     publisher.fail_next(1, "ThrottlingException");
-    let (response, report) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    let (response, report) = adapter
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &bodies), soon())
+        .await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -399,7 +402,7 @@ async fn a_refused_event_retries_only_its_message_and_the_retry_skips_what_was_a
 
     // the retry publishes only the refused event; `noted-a` is not sent twice
     let (response, report) = adapter
-        .handle_with_report(redelivered(batch(&bodies[..1])), soon())
+        .handle_with_report(redelivered(sqs_event(ORDERS_QUEUE, &bodies[..1])), soon())
         .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(report.outcomes[0].1, Outcome::Handled);
@@ -421,11 +424,13 @@ async fn a_publisher_that_is_down_retries_every_message_that_has_events() {
         .with_pipeline(|p| p.with_publisher(Arc::new(publisher.clone())));
     let bodies = [("a", order("a")), ("b", order("b"))];
     publisher.fail_next(4, "InternalException");
-    let (response, _) = adapter.handle_with_report(batch(&bodies), soon()).await;
+    let (response, _) = adapter
+        .handle_with_report(sqs_event(ORDERS_QUEUE, &bodies), soon())
+        .await;
     assert_eq!(response.batch_item_failures.len(), 2);
     // the claims were released: the retry runs and publishes everything once
     let (response, _) = adapter
-        .handle_with_report(redelivered(batch(&bodies)), soon())
+        .handle_with_report(redelivered(sqs_event(ORDERS_QUEUE, &bodies)), soon())
         .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
